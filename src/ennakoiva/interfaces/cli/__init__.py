@@ -1,0 +1,3 @@
+"""The ``ennakoiva`` command line (Typer + Rich)."""
+
+__all__: list[str] = []
