@@ -121,7 +121,7 @@ def synthesise(residents: int, seed: int, sink: TableSink, truth: TableSink, *,
         progress(pending)
 
     for tables, truth_tables in generate_readings(city_tables["building"], window_start, as_of_day,
-                                                  np.random.default_rng([seed, _READINGS_STREAM])):
+                                                  np.random.default_rng([seed, _READINGS_STREAM]), params):
         data.add(tables)
         data.flush()
         facts.add(truth_tables)
