@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ennakoiva.adapters.synth import ecec, employment, health, incomes, social
 from ennakoiva.adapters.synth.frame import SectorContext, SectorOutput
 
 __all__ = ["SECTORS"]
 
 SECTORS: tuple[tuple[str, Callable[[SectorContext], SectorOutput]], ...] = (
+    ("health", health.generate),
+    ("employment", employment.generate),
+    ("incomes", incomes.generate),
+    ("ecec", ecec.generate),
+    ("social", social.generate),
 )
