@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ennakoiva.adapters.synth.city import DEFAULT_AS_OF
 from ennakoiva.interfaces.cli.errors import clean_errors
+from ennakoiva.interfaces.cli.load_command import load
 from ennakoiva.platform.inspection import database_info, export_database
 from ennakoiva.platform.settings import Settings
 from ennakoiva.platform.summary import city_summary
@@ -120,12 +121,7 @@ def demo(residents: Annotated[int, typer.Option("--residents", "-n", min=100)] =
     console.print(f"Ground truth (planted effects and gaps) is in {truth}; analysis code never reads it.")
 
 
-try:
-    from ennakoiva.interfaces.cli.load_command import load as _load
-except ImportError:  # pragma: no cover - the loader ships with the package; this guards partial installs
-    _load = None
-if _load is not None:
-    app.command("load")(clean_errors(_load))
+app.command("load")(clean_errors(load))
 
 
 def run() -> None:
