@@ -13,12 +13,10 @@ import pytest
 
 from ennakoiva.adapters.engine import arrow_schema
 from ennakoiva.adapters.synth import employment
-from ennakoiva.adapters.synth.calibration import load_calibration, load_params
+from ennakoiva.adapters.synth.calibration import load_params
+from ennakoiva.adapters.synth.city import generate_area, plan_city
 from ennakoiva.adapters.synth.employment import FOLLOW_UP_DAYS, SERVICES
-from ennakoiva.adapters.synth.frame import ACTIVITIES, NO_DATE, AreaPeople, SectorContext, SectorOutput, day
-from ennakoiva.adapters.synth.population import area_language_shares, generate_area_population
-from ennakoiva.adapters.synth.sampling import allocate
-from ennakoiva.adapters.synth.services import generate_city
+from ennakoiva.adapters.synth.frame import ACTIVITIES, NO_DATE, AreaPeople, SectorOutput, day
 from ennakoiva.domain.registry import default_registry
 
 AS_OF = day(date(2026, 11, 1))
@@ -33,20 +31,13 @@ class Area:
 
 def _run(residents: int, areas: list[int] | None, seed: int) -> list[Area]:
     """Population and employment sector for some postal areas of a city of ``residents``."""
-    cal, params = load_calibration(), load_params()
-    window_start = day(date.fromisoformat(params["dynamics"]["window_start"]))
-    per_area = allocate(residents, cal.inhabitants.astype(np.float64))
-    shares, _ = area_language_shares(cal, params)
-    city, _ = generate_city(cal, per_area.astype(np.float64), params, np.random.default_rng([seed, 0]))
+    plan = plan_city(residents, seed)
     result = []
-    for area in areas if areas is not None else range(cal.n_areas):
-        if per_area[area] == 0:
+    for area in areas if areas is not None else range(plan.cal.n_areas):
+        if plan.per_area[area] == 0:
             continue
-        people = generate_area_population(area, int(per_area[area]), cal, params, shares, window_start, AS_OF,
-                                          np.random.default_rng([seed, 1, area]))
-        ctx = SectorContext(people=people, city=city, params=params, window_start=window_start, as_of=AS_OF,
-                            rng=np.random.default_rng([seed, 10, area]), outputs={})
-        result.append(Area(people, employment.generate(ctx)))
+        people, outputs, truth = generate_area(plan, area, ("employment",))
+        result.append(Area(people, SectorOutput(tables={t: outputs[t] for t in TABLES}, truth=truth)))
     return result
 
 

@@ -13,14 +13,8 @@ import pytest
 from ennakoiva.adapters.engine import arrow_schema
 from ennakoiva.adapters.synth import employment, incomes
 from ennakoiva.adapters.synth.calibration import load_calibration, load_params
-from ennakoiva.adapters.synth.frame import ACTIVITIES, NO_DATE, AreaPeople, SectorContext, day
-from ennakoiva.adapters.synth.population import (
-    area_language_shares,
-    generate_area_population,
-    population_tables,
-)
-from ennakoiva.adapters.synth.sampling import allocate
-from ennakoiva.adapters.synth.services import generate_city
+from ennakoiva.adapters.synth.city import generate_area, plan_city
+from ennakoiva.adapters.synth.frame import ACTIVITIES, NO_DATE, AreaPeople, day
 from ennakoiva.domain.registry import default_registry
 
 AS_OF = day(date(2026, 11, 1))
@@ -37,21 +31,10 @@ class Area:
 
 def _run(residents: int, areas: list[int], seed: int) -> list[Area]:
     """Population, employment and incomes for some postal areas of a city of ``residents``."""
-    cal, params = load_calibration(), load_params()
-    window_start = day(date.fromisoformat(params["dynamics"]["window_start"]))
-    per_area = allocate(residents, cal.inhabitants.astype(np.float64))
-    shares, _ = area_language_shares(cal, params)
-    city, _ = generate_city(cal, per_area.astype(np.float64), params, np.random.default_rng([seed, 0]))
+    plan = plan_city(residents, seed)
     result = []
     for area in areas:
-        people = generate_area_population(area, int(per_area[area]), cal, params, shares, window_start, AS_OF,
-                                          np.random.default_rng([seed, 1, area]))
-        outputs = population_tables(people, cal, params, window_start, AS_OF,
-                                    np.random.default_rng([seed, 1, area, 1]))
-        for i, sector in enumerate((employment, incomes)):
-            ctx = SectorContext(people=people, city=city, params=params, window_start=window_start, as_of=AS_OF,
-                                rng=np.random.default_rng([seed, 10 + i, area]), outputs=outputs)
-            outputs.update(sector.generate(ctx).tables)
+        people, outputs, _ = generate_area(plan, area, ("employment", "incomes"))
         result.append(Area(people, outputs["jobseeker_spell"], outputs["income"]))
     return result
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ennakoiva.adapters.synth.calibration import load_calibration, load_params
-from ennakoiva.adapters.synth.frame import SectorContext, day
+from ennakoiva.adapters.synth.calibration import Calibration, load_calibration, load_params
+from ennakoiva.adapters.synth.frame import AreaPeople, CityFrame, SectorContext, day
 from ennakoiva.adapters.synth.population import (
     area_language_shares,
     generate_area_population,
@@ -30,7 +30,7 @@ from ennakoiva.adapters.synth.sectors import SECTORS
 from ennakoiva.adapters.synth.services import generate_city
 from ennakoiva.domain.ports import TableSink
 
-__all__ = ["DEFAULT_AS_OF", "SynthResult", "synthesise"]
+__all__ = ["DEFAULT_AS_OF", "CityPlan", "SynthResult", "generate_area", "plan_city", "synthesise"]
 
 DEFAULT_AS_OF = date(2026, 11, 1)
 _CITY_STREAM, _POPULATION_STREAM, _READINGS_STREAM, _SECTOR_STREAM = 0, 1, 2, 10
@@ -71,14 +71,26 @@ class _Buffer:
         self.parts.clear()
 
 
-def synthesise(residents: int, seed: int, sink: TableSink, truth: TableSink, *,
-               as_of: date = DEFAULT_AS_OF, chunk_residents: int = 200_000,
-               progress: Callable[[int], None] | None = None, params: dict[str, Any] | None = None,
-               ) -> SynthResult:
-    """Generate ``residents`` current residents (plus those who left during the window)."""
+@dataclass(frozen=True)
+class CityPlan:
+    """Everything fixed before the first person: calibration, dates, residents per area, units."""
+
+    seed: int
+    params: dict[str, Any]
+    cal: Calibration
+    window_start: int
+    as_of: int
+    per_area: np.ndarray
+    lang_shares: np.ndarray
+    city: CityFrame
+    city_tables: dict[str, pa.Table]
+
+
+def plan_city(residents: int, seed: int, *, as_of: date = DEFAULT_AS_OF,
+              params: dict[str, Any] | None = None) -> CityPlan:
+    """Allocate residents to postal areas and create the city's service units and buildings."""
     if residents < 100:
         raise ValueError("a city needs at least 100 residents")
-    started = time.perf_counter()
     cal, params = load_calibration(), params or load_params()
     window_start, as_of_day = day(date.fromisoformat(params["dynamics"]["window_start"])), day(as_of)
     if window_start >= as_of_day:
@@ -87,28 +99,60 @@ def synthesise(residents: int, seed: int, sink: TableSink, truth: TableSink, *,
     lang_shares, _ = area_language_shares(cal, params)
     city, city_tables = generate_city(cal, per_area.astype(np.float64), params,
                                       np.random.default_rng([seed, _CITY_STREAM]))
+    return CityPlan(seed, params, cal, window_start, as_of_day, per_area, lang_shares, city, city_tables)
+
+
+def generate_area(plan: CityPlan, area: int, sectors: tuple[str, ...] | None = None,
+                  ) -> tuple[AreaPeople, dict[str, pa.Table], dict[str, pa.Table]]:
+    """People, tables and truth of one postal area, running ``sectors`` (default: all, in order).
+
+    A sector's random stream depends on its name, not its position in ``sectors``, so running a
+    subset (as the sector tests do) gives the same rows as the whole city.
+    """
+    names = [name for name, _ in SECTORS]
+    wanted = names if sectors is None else list(sectors)
+    unknown = set(wanted) - set(names)
+    if unknown:
+        raise ValueError(f"unknown sectors {sorted(unknown)} (known: {names})")
+    seed = plan.seed
+    people = generate_area_population(area, int(plan.per_area[area]), plan.cal, plan.params, plan.lang_shares,
+                                      plan.window_start, plan.as_of,
+                                      np.random.default_rng([seed, _POPULATION_STREAM, area]))
+    outputs = population_tables(people, plan.cal, plan.params, plan.window_start, plan.as_of,
+                                np.random.default_rng([seed, _POPULATION_STREAM, area, 1]))
+    truth: dict[str, pa.Table] = {}
+    for i, (name, generate) in enumerate(SECTORS):
+        if name not in wanted:
+            continue
+        ctx = SectorContext(people=people, city=plan.city, params=plan.params, window_start=plan.window_start,
+                            as_of=plan.as_of, rng=np.random.default_rng([seed, _SECTOR_STREAM + i, area]),
+                            outputs=outputs)
+        out = generate(ctx)
+        outputs.update(out.tables)
+        truth.update(out.truth)
+    return people, outputs, truth
+
+
+def synthesise(residents: int, seed: int, sink: TableSink, truth: TableSink, *,
+               as_of: date = DEFAULT_AS_OF, chunk_residents: int = 200_000,
+               progress: Callable[[int], None] | None = None, params: dict[str, Any] | None = None,
+               ) -> SynthResult:
+    """Generate ``residents`` current residents (plus those who left during the window)."""
+    started = time.perf_counter()
+    plan = plan_city(residents, seed, as_of=as_of, params=params)
     result = SynthResult(residents=residents, seed=seed, as_of=as_of)
     data, facts = _Buffer(sink, result.rows), _Buffer(truth, result.truth_rows)
-    data.add(city_tables)
+    data.add(plan.city_tables)
     data.flush()
 
     pending = 0
-    for area in range(cal.n_areas):
-        if per_area[area] == 0:
+    for area in range(plan.cal.n_areas):
+        if plan.per_area[area] == 0:
             continue
-        people = generate_area_population(area, int(per_area[area]), cal, params, lang_shares, window_start,
-                                          as_of_day, np.random.default_rng([seed, _POPULATION_STREAM, area]))
-        outputs = population_tables(people, cal, params, window_start, as_of_day,
-                                    np.random.default_rng([seed, _POPULATION_STREAM, area, 1]))
-        for i, (_name, generate) in enumerate(SECTORS):
-            ctx = SectorContext(people=people, city=city, params=params, window_start=window_start,
-                                as_of=as_of_day, rng=np.random.default_rng([seed, _SECTOR_STREAM + i, area]),
-                                outputs=outputs)
-            out = generate(ctx)
-            outputs.update(out.tables)
-            facts.add(out.truth)
+        _people, outputs, area_truth = generate_area(plan, area)
         data.add(outputs)
-        pending += int(per_area[area])
+        facts.add(area_truth)
+        pending += int(plan.per_area[area])
         if pending >= chunk_residents:
             data.flush()
             facts.flush()
@@ -120,8 +164,8 @@ def synthesise(residents: int, seed: int, sink: TableSink, truth: TableSink, *,
     if progress and pending:
         progress(pending)
 
-    for tables, truth_tables in generate_readings(city_tables["building"], window_start, as_of_day,
-                                                  np.random.default_rng([seed, _READINGS_STREAM]), params):
+    for tables, truth_tables in generate_readings(plan.city_tables["building"], plan.window_start, plan.as_of,
+                                                  np.random.default_rng([seed, _READINGS_STREAM]), plan.params):
         data.add(tables)
         data.flush()
         facts.add(truth_tables)
