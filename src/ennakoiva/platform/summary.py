@@ -28,8 +28,9 @@ _FACTS: list[tuple[str, str, str]] = [
      "WHERE r.relation = 'guardian_of'"),
     ("Job seekers now", "jobseeker_spell",
      "SELECT count(DISTINCT person_id) FROM jobseeker_spell WHERE end_date IS NULL"),
-    ("Diagnosed hypertension", "diagnosis",
-     "SELECT count(DISTINCT person_id) FROM diagnosis WHERE icd10_code BETWEEN 'I10' AND 'I15~'"),
+    ("Residents with diagnosed hypertension (I10–I15)", "diagnosis",
+     "SELECT count(DISTINCT d.person_id) FROM diagnosis d JOIN person p USING (person_id) "
+     "WHERE d.icd10_code BETWEEN 'I10' AND 'I15~' AND p.death_date IS NULL AND p.move_out_date IS NULL"),
     ("Children in early-childhood education now", "ecec_placement",
      "SELECT count(DISTINCT person_id) FROM ecec_placement WHERE end_date IS NULL OR end_date >= $1::DATE"),
     ("Child-welfare clients now", "child_welfare_client",
