@@ -13,8 +13,8 @@ import pytest
 
 from ennakoiva.adapters.engine import arrow_schema
 from ennakoiva.adapters.synth import employment
-from ennakoiva.adapters.synth.calibration import load_params
-from ennakoiva.adapters.synth.city import generate_area, plan_city
+from ennakoiva.adapters.synth.calibration import load_params, window_start_for
+from ennakoiva.adapters.synth.city import DEFAULT_AS_OF, generate_area, plan_city
 from ennakoiva.adapters.synth.employment import FOLLOW_UP_DAYS, SERVICES
 from ennakoiva.adapters.synth.frame import ACTIVITIES, NO_DATE, AreaPeople, SectorOutput, day
 from ennakoiva.domain.registry import default_registry
@@ -134,7 +134,7 @@ def test_keys_are_unique_and_references_resolve(small: list[Area]) -> None:
 def test_spells_lie_inside_lives_residence_and_working_age(small: list[Area]) -> None:
     for area in small:
         p, spell = area.people, area.out.tables["jobseeker_spell"]
-        window_start = day(date.fromisoformat(load_params()["dynamics"]["window_start"]))
+        window_start = day(window_start_for(DEFAULT_AS_OF, load_params()))
         order = np.argsort(p.person_id)
         who = order[np.searchsorted(p.person_id, spell.column("person_id").to_numpy(), sorter=order)]
         start, end = _days(spell, "start_date"), _days(spell, "end_date")
@@ -194,7 +194,7 @@ def test_same_seed_gives_identical_tables_and_another_seed_does_not(small: list[
 
 
 def test_latent_unemployment_matches_the_spells(small: list[Area]) -> None:
-    months = employment.month_starts(day(date.fromisoformat(load_params()["dynamics"]["window_start"])), AS_OF - 1)
+    months = employment.month_starts(day(window_start_for(DEFAULT_AS_OF, load_params())), AS_OF - 1)
     for area in small:
         p, spell = area.people, area.out.tables["jobseeker_spell"]
         by_month = p.latent["unemployed_days"]

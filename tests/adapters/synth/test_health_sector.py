@@ -18,7 +18,8 @@ import pytest
 
 from ennakoiva.adapters.engine import arrow_schema
 from ennakoiva.adapters.synth import health
-from ennakoiva.adapters.synth.calibration import load_calibration, load_params
+from ennakoiva.adapters.synth.calibration import load_calibration, load_params, window_start_for
+from ennakoiva.adapters.synth.city import DEFAULT_AS_OF
 from ennakoiva.adapters.synth.frame import AreaPeople, SectorContext, day
 from ennakoiva.adapters.synth.health_truth import CRITERIA
 from ennakoiva.adapters.synth.population import (
@@ -49,7 +50,7 @@ def build(seed: int) -> World:
     per_area = allocate(150_000, cal.inhabitants.astype(np.float64))
     city, _ = generate_city(cal, per_area.astype(np.float64), params, np.random.default_rng([seed, 0]))
     shares, _ = area_language_shares(cal, params)
-    ws, ao = day(date.fromisoformat(params["dynamics"]["window_start"])), day(AS_OF)
+    ws, ao = day(window_start_for(DEFAULT_AS_OF, params)), day(AS_OF)
     old = cal.age_bands[:, 15:].sum(axis=1) / np.maximum(cal.inhabitants, 1)
     big = np.flatnonzero(per_area >= 3000)
     oldest = [int(a) for a in big[np.argsort(-old[big], kind="stable")]]
@@ -354,7 +355,7 @@ def test_tiny_areas_work(residents: int) -> None:
     per_area = allocate(150_000, cal.inhabitants.astype(np.float64))
     city, _ = generate_city(cal, per_area.astype(np.float64), params, np.random.default_rng(0))
     shares, _ = area_language_shares(cal, params)
-    ws, ao = day(date.fromisoformat(params["dynamics"]["window_start"])), day(AS_OF)
+    ws, ao = day(window_start_for(DEFAULT_AS_OF, params)), day(AS_OF)
     p = generate_area_population(5, residents, cal, params, shares, ws, ao, np.random.default_rng(residents))
     ctx = SectorContext(people=p, city=city, params=params, window_start=ws, as_of=ao,
                         rng=np.random.default_rng(1), outputs={})

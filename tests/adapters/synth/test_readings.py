@@ -14,7 +14,8 @@ import pytest
 
 from ennakoiva.adapters.engine import arrow_schema
 from ennakoiva.adapters.synth import frame
-from ennakoiva.adapters.synth.calibration import load_calibration, load_params
+from ennakoiva.adapters.synth.calibration import load_calibration, load_params, window_start_for
+from ennakoiva.adapters.synth.city import DEFAULT_AS_OF
 from ennakoiva.adapters.synth.readings import TRUTH_SCHEMA, generate_readings, reading_window
 from ennakoiva.adapters.synth.services import generate_city
 from ennakoiva.domain.registry import default_registry
@@ -33,7 +34,7 @@ def _buildings() -> pa.Table:
 
 def _generate(buildings: pa.Table, seed: int = 7, as_of: date = AS_OF,
               params: dict[str, Any] | None = None) -> tuple[pa.Table, pa.Table]:
-    window_start = frame.day(date.fromisoformat(load_params()["dynamics"]["window_start"]))
+    window_start = frame.day(window_start_for(DEFAULT_AS_OF, load_params()))
     data, truth = [], []
     for tables, truth_tables in generate_readings(buildings, window_start, frame.day(as_of),
                                                   np.random.default_rng(seed), params):

@@ -17,7 +17,8 @@ import pytest
 
 from ennakoiva.adapters.engine import arrow_schema
 from ennakoiva.adapters.synth import social
-from ennakoiva.adapters.synth.calibration import load_calibration, load_params
+from ennakoiva.adapters.synth.calibration import load_calibration, load_params, window_start_for
+from ennakoiva.adapters.synth.city import DEFAULT_AS_OF
 from ennakoiva.adapters.synth.frame import ACTIVITIES, NO_DATE, AreaPeople, SectorContext, date32, day
 from ennakoiva.adapters.synth.population import area_language_shares, generate_area_population
 from ennakoiva.adapters.synth.sampling import allocate
@@ -70,7 +71,7 @@ def build(seed: int, areas: slice = slice(None, None, 3), *, fake: bool = True) 
     per_area = allocate(650_000, cal.inhabitants.astype(np.float64))
     city, _ = generate_city(cal, per_area.astype(np.float64), params, np.random.default_rng([seed, 0]))
     shares, _ = area_language_shares(cal, params)
-    ws, ao = day(date.fromisoformat(params["dynamics"]["window_start"])), day(AS_OF)
+    ws, ao = day(window_start_for(DEFAULT_AS_OF, params)), day(AS_OF)
     people, parts, truths, incomes = [], [], [], []
     for area in list(range(cal.n_areas))[areas]:
         if per_area[area] == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-__all__ = ["AGE_BAND_EDGES", "Calibration", "load_calibration", "load_params"]
+__all__ = ["AGE_BAND_EDGES", "Calibration", "load_calibration", "load_params", "window_start_for"]
 
 DATA = Path(__file__).resolve().parent / "data"
 PARAMS = Path(__file__).resolve().parent / "params.yaml"
@@ -101,3 +102,12 @@ def _params_cached(path: Path) -> dict[str, Any]:
 def load_params(path: Path = PARAMS) -> dict[str, Any]:
     """The documented parameters (params.yaml)."""
     return _params_cached(path)
+
+
+def window_start_for(as_of: date, params: dict[str, Any]) -> date:
+    """First day of the event window: ``window_years`` before the extract date (29 Feb -> 28 Feb)."""
+    years = int(params["dynamics"]["window_years"])
+    try:
+        return as_of.replace(year=as_of.year - years)
+    except ValueError:
+        return as_of.replace(year=as_of.year - years, day=28)

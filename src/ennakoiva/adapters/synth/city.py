@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ennakoiva.adapters.synth.calibration import Calibration, load_calibration, load_params
+from ennakoiva.adapters.synth.calibration import Calibration, load_calibration, load_params, window_start_for
 from ennakoiva.adapters.synth.frame import AreaPeople, CityFrame, SectorContext, day
 from ennakoiva.adapters.synth.population import (
     area_language_shares,
@@ -92,9 +92,7 @@ def plan_city(residents: int, seed: int, *, as_of: date = DEFAULT_AS_OF,
     if residents < 100:
         raise ValueError("a city needs at least 100 residents")
     cal, params = load_calibration(), params or load_params()
-    window_start, as_of_day = day(date.fromisoformat(params["dynamics"]["window_start"])), day(as_of)
-    if window_start >= as_of_day:
-        raise ValueError(f"as-of date {as_of} must be after the window start {params['dynamics']['window_start']}")
+    window_start, as_of_day = day(window_start_for(as_of, params)), day(as_of)
     per_area = allocate(residents, cal.inhabitants.astype(np.float64))
     lang_shares, _ = area_language_shares(cal, params)
     city, city_tables = generate_city(cal, per_area.astype(np.float64), params,

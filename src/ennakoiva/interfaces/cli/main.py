@@ -47,9 +47,13 @@ def synth(
 ) -> None:
     """Synthesise a Helsinki-like city with planted ground truth."""
     settings = Settings()
+    try:
+        extract_date = date.fromisoformat(as_of)
+    except ValueError as exc:
+        raise ValueError(f"--as-of must be a date YYYY-MM-DD, not {as_of!r} ({exc})") from None
     with _progress() as bar:
         task = bar.add_task("residents", total=residents)
-        result = synthesise_city(db, truth, residents=residents, seed=seed, as_of=date.fromisoformat(as_of),
+        result = synthesise_city(db, truth, residents=residents, seed=seed, as_of=extract_date,
                                  progress=lambda k: bar.advance(task, k), threads=settings.threads,
                                  memory_limit=settings.memory_limit)
     summary = {"database": str(db), "truth": str(truth), "residents": residents, "seed": seed,
