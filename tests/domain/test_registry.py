@@ -47,7 +47,8 @@ def test_load_order_puts_referenced_tables_first() -> None:
 def _copy_catalogue(tmp_path: Path) -> Path:
     target = tmp_path / "catalogue"
     (target / "tables").mkdir(parents=True)
-    (target / "code_systems.yaml").write_text((CATALOGUE_DIR / "code_systems.yaml").read_text("utf-8"), "utf-8")
+    for name in ("code_systems.yaml", "data_categories.yaml"):
+        (target / name).write_text((CATALOGUE_DIR / name).read_text("utf-8"), "utf-8")
     for path in (CATALOGUE_DIR / "tables").glob("*.yaml"):
         (target / "tables" / path.name).write_text(path.read_text("utf-8"), "utf-8")
     return target
@@ -106,3 +107,14 @@ def test_code_systems_accept_and_reject(system: str, good: list[str], bad: list[
     cs = load_registry().code_systems[system]
     assert all(cs.is_valid(c) for c in good)
     assert not any(cs.is_valid(c) for c in bad)
+
+
+def test_personal_tables_name_a_known_data_category(tmp_path: Path) -> None:
+    registry = load_registry()
+    for table in registry.tables.values():
+        assert (table.category is not None) == table.personal, table.name
+    cat = _copy_catalogue(tmp_path)
+    path = cat / "tables" / "income.yaml"
+    path.write_text(path.read_text("utf-8").replace("category: income", "category: salary"), "utf-8")
+    with pytest.raises(CatalogueError, match="unknown data category 'salary'"):
+        load_registry(cat)

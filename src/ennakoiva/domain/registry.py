@@ -14,9 +14,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ennakoiva.domain.codes import CodeSystem, load_code_systems
+from ennakoiva.domain.types import LANGS, Lang
 from ennakoiva.domain.yaml_source import CatalogueError, load_yaml, location_of
 
-__all__ = ["CATALOGUE_DIR", "ColumnSpec", "ColumnType", "Registry", "TableSpec", "default_registry"]
+__all__ = [
+    "CATALOGUE_DIR", "ColumnSpec", "ColumnType", "DataCategory", "Registry", "TableSpec", "default_registry",
+    "load_registry",
+]
 
 CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "catalogue"
 
@@ -49,6 +53,7 @@ class TableSpec(BaseModel):
     description: str
     primary_key: tuple[str, ...]
     personal: bool
+    category: str | None = None      # data category (catalogue/data_categories.yaml) of personal tables
     columns: tuple[ColumnSpec, ...]
 
     @model_validator(mode="after")
@@ -59,6 +64,8 @@ class TableSpec(BaseModel):
         missing = [k for k in self.primary_key if k not in names]
         if missing:
             raise ValueError(f"primary key columns {missing} are not columns")
+        if self.personal != (self.category is not None):
+            raise ValueError("a personal table needs a data category, and only a personal table has one")
         return self
 
     def column(self, name: str) -> ColumnSpec:
@@ -73,6 +80,24 @@ class TableSpec(BaseModel):
         return tuple(c.name for c in self.columns)
 
 
+class DataCategory(BaseModel):
+    """A category of personal data as residents and the data-protection officer see it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    names: dict[Lang, str]
+    description: dict[Lang, str]
+    special: bool
+
+    @model_validator(mode="after")
+    def _all_languages(self) -> DataCategory:
+        for field in (self.names, self.description):
+            missing = [lang for lang in LANGS if not field.get(lang, "").strip()]
+            if missing:
+                raise ValueError(f"missing languages {missing}")
+        return self
+
+
 class Registry(BaseModel):
     """All tables and code systems, cross-checked (references resolve, code systems exist)."""
 
@@ -80,10 +105,13 @@ class Registry(BaseModel):
 
     tables: dict[str, TableSpec]
     code_systems: dict[str, CodeSystem]
+    categories: dict[str, DataCategory] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _cross_check(self) -> Registry:
         for table in self.tables.values():
+            if table.category is not None and table.category not in self.categories:
+                raise ValueError(f"{table.name}: unknown data category '{table.category}'")
             for col in table.columns:
                 if col.code_system is not None and col.code_system not in self.code_systems:
                     raise ValueError(f"{table.name}.{col.name}: unknown code system '{col.code_system}'")
@@ -100,6 +128,10 @@ class Registry(BaseModel):
             return self.tables[name]
         except KeyError:
             raise KeyError(f"unknown table '{name}' (known: {', '.join(self.tables)})") from None
+
+    def tables_in_category(self, category: str) -> list[str]:
+        """Names of the tables holding a data category."""
+        return sorted(t.name for t in self.tables.values() if t.category == category)
 
     def load_order(self) -> list[str]:
         """Tables ordered so that every referenced table comes before the tables referring to it."""
@@ -127,6 +159,7 @@ class Registry(BaseModel):
 def load_registry(directory: Path = CATALOGUE_DIR) -> Registry:
     """Read every ``tables/*.yaml`` and ``code_systems.yaml``; errors name file and line."""
     code_systems = load_code_systems(directory / "code_systems.yaml")
+    categories = _load_categories(directory / "data_categories.yaml")
     tables: dict[str, TableSpec] = {}
     for path in sorted((directory / "tables").glob("*.yaml")):
         doc = load_yaml(path)
@@ -139,9 +172,22 @@ def load_registry(directory: Path = CATALOGUE_DIR) -> Registry:
             raise CatalogueError(f"{path}: table name '{spec.name}' must match the file name")
         tables[spec.name] = spec
     try:
-        return Registry(tables=tables, code_systems=code_systems)
+        return Registry(tables=tables, code_systems=code_systems, categories=categories)
     except ValidationError as exc:
         raise CatalogueError(f"{directory}: {exc.errors()[0]['msg']}") from exc
+
+
+def _load_categories(path: Path) -> dict[str, DataCategory]:
+    doc = load_yaml(path)
+    out: dict[str, DataCategory] = {}
+    for name, body in doc.data.items():
+        try:
+            out[name] = DataCategory.model_validate(body)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = location_of(doc, (name, *err["loc"]))
+            raise CatalogueError(f"{where}: data category '{name}': {err['msg']}") from exc
+    return out
 
 
 @cache

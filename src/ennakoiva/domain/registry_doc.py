@@ -28,20 +28,20 @@ def render_data_model(registry: Registry) -> str:
     for name, table in registry.tables.items():
         sectors.setdefault(table.sector, []).append(name)
     lines.append("## Tables\n")
-    lines.append("| sector | table | key | personal | description |")
+    lines.append("| sector | table | key | data category | description |")
     lines.append("|---|---|---|---|---|")
     for sector, names in sectors.items():
         for name in sorted(names):
             t = registry.tables[name]
             lines.append(f"| {sector} | [`{name}`](#{name}) | {', '.join(t.primary_key)} | "
-                         f"{'yes' if t.personal else 'no'} | {_cell(t.description)} |")
+                         f"{t.category or 'not personal'} | {_cell(t.description)} |")
     for sector, names in sectors.items():
         lines.append(f"\n## Sector: {sector}\n")
         for name in sorted(names):
             t = registry.tables[name]
             lines.append(f"### {name}\n")
             lines.append(_cell(t.description) + "\n")
-            personal = "yes" if t.personal else "no"
+            personal = f"yes, category `{t.category}`" if t.personal else "no"
             lines.append(f"Primary key: `{', '.join(t.primary_key)}`. Personal data: {personal}.\n")
             lines.append("| column | type | null | code system / reference | range / unit | meaning |")
             lines.append("|---|---|---|---|---|---|")
@@ -57,6 +57,14 @@ def render_data_model(registry: Registry) -> str:
                 lines.append(f"| `{c.name}` | {c.type} | {'yes' if c.nullable else 'no'} | "
                              f"{' '.join(p for p in (code, ref) if p)} | {unit} | {_cell(c.description)} |")
             lines.append("")
+    lines.append("## Data categories\n")
+    lines.append("| category | fi | sv | en | special | tables |")
+    lines.append("|---|---|---|---|---|---|")
+    for name, cat in registry.categories.items():
+        tables = ", ".join(f"`{t}`" for t in registry.tables_in_category(name))
+        lines.append(f"| `{name}` | {cat.names['fi']} | {cat.names['sv']} | {cat.names['en']} | "
+                     f"{'yes' if cat.special else 'no'} | {tables} |")
+    lines.append("")
     lines.append("## Code systems\n")
     for name, cs in registry.code_systems.items():
         lines.append(f"### code system: {name}\n")
