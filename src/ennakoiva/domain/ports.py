@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+from uuid import UUID
 
-__all__ = ["DataEngine", "ExportFormat", "TableSink", "TableStats"]
+if TYPE_CHECKING:
+    from ennakoiva.domain.consent.audit import AuditEntry, AuditRecord, Checkpoint
+    from ennakoiva.domain.consent.records import ConsentEvent, ConsentRecord
+
+__all__ = ["AuditLog", "ConsentStore", "DataEngine", "ExportFormat", "TableSink", "TableStats"]
 
 ExportFormat = Literal["parquet", "csv"]
 
@@ -52,3 +57,41 @@ class DataEngine(TableSink, Protocol):
     def export(self, out_dir: Path, fmt: ExportFormat) -> Iterator[tuple[str, Path]]: ...
 
     def close(self) -> None: ...
+
+
+class ConsentStore(Protocol):
+    """Consent records and their append-only events (the operational store).
+
+    ``add`` stores a record with its first event atomically and refuses a second non-final record
+    for the same subject and purpose (``ConsentError('already_active')``). ``append`` stores the
+    next event only if its ``seq`` follows the last stored one and its ``prev_hash`` links to it
+    (``ConsentError('concurrent_change')`` otherwise), and frees the record's active slot when the
+    event is final.
+    """
+
+    def add(self, record: ConsentRecord, first: ConsentEvent) -> None: ...
+
+    def append(self, event: ConsentEvent) -> None: ...
+
+    def get(self, record_id: UUID) -> tuple[ConsentRecord, list[ConsentEvent]]: ...
+
+    def for_subject(self, subject_id: int, purpose_id: str | None = None,
+                    ) -> list[tuple[ConsentRecord, list[ConsentEvent]]]: ...
+
+
+class AuditLog(Protocol):
+    """The append-only, hash-chained log of access decisions."""
+
+    def append(self, record: AuditRecord) -> AuditEntry: ...
+
+    def append_many(self, records: list[AuditRecord]) -> list[AuditEntry]: ...
+
+    def entries(self, from_seq: int = 1) -> Iterator[AuditEntry]: ...
+
+    def for_subject(self, subject_id: int) -> list[AuditEntry]: ...
+
+    def count_permits(self, subject_id: int, purpose_id: str, since: datetime) -> int: ...
+
+    def checkpoint(self, at: datetime) -> Checkpoint: ...
+
+    def checkpoints(self) -> list[Checkpoint]: ...
