@@ -62,7 +62,7 @@ def test_catalogue_ships_the_five_purposes_with_their_bases() -> None:
         "daycare-fee-income-check": LegalBasis.CONSENT, "preschool-offer": LegalBasis.LEGAL_OBLIGATION,
         "care-gap-identification": LegalBasis.PUBLIC_TASK,
         "employment-service-recommendations": LegalBasis.PUBLIC_TASK,
-        "open-data-statistics": LegalBasis.STATISTICS,
+        "open-data-statistics": LegalBasis.STATISTICS, "resident-own-data": LegalBasis.LEGAL_OBLIGATION,
     }
     fee = PURPOSES[FEE]
     assert fee.both_guardians_required and fee.alternative_route and fee.consent_validity_days == 365
@@ -306,3 +306,12 @@ def test_a_forged_checkpoint_is_caught() -> None:
     entries = chain(5)
     cp = sign_checkpoint(5, entries[-1].hash, T0, b"wrong key")
     assert verify_chain(entries, [cp], KEY).problem == "checkpoint signature invalid"
+
+
+def test_a_resident_reads_only_their_own_data() -> None:
+    me = Actor(id=str(CHILD), role="resident", service="mydata")
+    own = decide(ask(at=T0, purpose="resident-own-data", categories=("health",), actor=me), PURPOSES, [])
+    assert own.permit
+    other = decide(ask(CHILD + 1, at=T0, purpose="resident-own-data", categories=("health",), actor=me),
+                   PURPOSES, [])
+    assert other.reason == "not_own_data"

@@ -85,7 +85,7 @@ def decide(request: AccessRequest, purposes: Mapping[str, Purpose], consents: Se
     Consent-based purposes need, at ``request.at``, an active record of this subject for this
     purpose whose notice version is the current one, whose categories cover the request and whose
     periodic-use limit is not reached. Every purpose needs the actor's service and role among the
-    purpose's data users. A resident acting for themselves may always see their own data.
+    purpose's data users; an actor in the ``resident`` role reads only their own data.
     """
     categories = tuple(dict.fromkeys(request.categories))
     try:
@@ -105,6 +105,9 @@ def decide(request: AccessRequest, purposes: Mapping[str, Purpose], consents: Se
         return _deny("no_categories", purpose_id, subject, categories)
     if not set(categories) <= set(purpose.data_categories):
         return _deny("category_not_in_purpose", purpose_id, subject, categories)
+    if request.actor.role == "resident" and request.actor.id != str(subject):
+        # a resident acts only for themselves (guardians act through consent, not through this role)
+        return _deny("not_own_data", purpose_id, subject, categories)
     if not purpose.allows(request.actor.service, request.actor.role):
         served = {u.service for u in purpose.data_users}
         reason = "role_not_permitted" if request.actor.service in served else "service_not_permitted"
