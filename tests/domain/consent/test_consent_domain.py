@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ennakoiva.domain.clock import HELSINKI
 from ennakoiva.domain.consent.audit import (
     AuditEntry,
     AuditRecord,
@@ -19,8 +20,10 @@ from ennakoiva.domain.consent.decision import AccessRequest, Actor, ConsentHisto
 from ennakoiva.domain.consent.purposes import CATALOGUE_DIR, LegalBasis, default_purposes, load_purposes
 from ennakoiva.domain.consent.records import (
     ConsentError,
+    ConsentEvent,
     ConsentState,
     Party,
+    event_hash,
     new_record,
     next_event,
     status_at,
@@ -315,3 +318,12 @@ def test_a_resident_reads_only_their_own_data() -> None:
     other = decide(ask(CHILD + 1, at=T0, purpose="resident-own-data", categories=("health",), actor=me),
                    PURPOSES, [])
     assert other.reason == "not_own_data"
+
+
+def test_times_are_kept_in_utc_so_hashes_survive_a_store() -> None:
+    local = datetime(2026, 6, 1, 12, 0, tzinfo=HELSINKI)
+    record, first = new_record(PURPOSES[FEE], CHILD, guardian(MOTHER), at=local, language="sv",
+                               required_parties=(MOTHER,))
+    assert first.at.utcoffset() == timedelta(0) and record.created_at.utcoffset() == timedelta(0)
+    again = ConsentEvent.model_validate(first.model_dump(mode="json"))
+    assert event_hash(again.prev_hash, again.payload()) == first.hash

@@ -12,10 +12,10 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ennakoiva.domain.consent.decision import AccessRequest, Decision
 
@@ -44,6 +44,14 @@ class AuditRecord(BaseModel):
     policy_version: str
     consent_record_id: str | None = None
     request_id: str = ""
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        """Aware and in UTC, so the hash is the same after any store's round trip."""
+        if value.tzinfo is None:
+            raise ValueError("times must be timezone-aware")
+        return value.astimezone(UTC)
 
     def payload(self) -> dict[str, Any]:
         """Canonical form the hash covers."""

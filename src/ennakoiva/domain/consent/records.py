@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID, uuid4
@@ -93,10 +93,13 @@ class Party(BaseModel):
     channel: Literal["web", "sms", "caseworker", "paper", "system"] = "web"
 
 
-def _aware(value: datetime) -> datetime:
+def _aware(value: datetime | None) -> datetime | None:
+    """Times must be aware; they are kept in UTC so hashes survive a round trip through any store."""
+    if value is None:
+        return None
     if value.tzinfo is None:
         raise ValueError("times must be timezone-aware")
-    return value
+    return value.astimezone(UTC)
 
 
 class ConsentRecord(BaseModel):
@@ -152,7 +155,7 @@ class ConsentEvent(BaseModel):
     prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
 
-    _aware_at = field_validator("at")(_aware)
+    _aware_at = field_validator("at", "valid_until")(_aware)
 
     def payload(self) -> dict[str, Any]:
         """The fields the hash covers, in canonical form."""
@@ -171,6 +174,8 @@ def event_hash(prev_hash: str, payload: dict[str, Any]) -> str:
 
 def _make_event(record_id: UUID, seq: int, state: ConsentState, party: Party, at: datetime,
                 valid_until: datetime | None, prev_hash: str) -> ConsentEvent:
+    at = at.astimezone(UTC)
+    valid_until = valid_until.astimezone(UTC) if valid_until else None
     draft = {"record_id": str(record_id), "seq": seq, "state": state.value, "party": party.model_dump(mode="json"),
              "at": at.isoformat(), "valid_until": valid_until.isoformat() if valid_until else None}
     return ConsentEvent(record_id=record_id, seq=seq, state=state, party=party, at=at, valid_until=valid_until,
