@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from ennakoiva.adapters.engine import DuckDBEngine
+from ennakoiva.domain.consent.decision import Decision
 
 
 def buildings(ids: list[int], area: float = 100.0) -> pa.Table:
@@ -74,3 +75,26 @@ def test_export_writes_every_table(tmp_path: Path) -> None:
 def test_read_only_on_missing_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no database"):
         DuckDBEngine(tmp_path / "missing.duckdb", read_only=True)
+
+
+def _decision(subject: int, categories: tuple[str, ...], permit: bool = True) -> Decision:
+    return Decision(permit=permit, reason="test", purpose_id="resident-own-data", subject_id=subject,
+                    categories=categories)
+
+
+def test_personal_reads_need_a_permit_for_that_subject_and_category(small_city) -> None:  # type: ignore[no-untyped-def]
+    with DuckDBEngine(small_city.db, read_only=True) as engine:
+        subject = engine.sql("SELECT person_id FROM diagnosis LIMIT 1").column(0)[0].as_py()
+        rows = engine.read_subject("diagnosis", subject, _decision(subject, ("health",)))
+        assert rows.num_rows > 0
+        assert set(rows.column("person_id").to_pylist()) == {subject}
+        with pytest.raises(PermissionError, match="permitting"):
+            engine.read_subject("diagnosis", subject, _decision(subject, ("health",), permit=False))
+        with pytest.raises(PermissionError, match="another subject"):
+            engine.read_subject("diagnosis", subject, _decision(subject + 1, ("health",)))
+        with pytest.raises(PermissionError, match="health"):
+            engine.read_subject("diagnosis", subject, _decision(subject, ("income",)))
+        with pytest.raises(PermissionError):
+            engine.read_subject("diagnosis", subject, None)  # type: ignore[arg-type]
+        household = engine.read_subject("household", subject, _decision(subject, ("population",)))
+        assert household.num_rows == 1

@@ -327,3 +327,14 @@ def test_times_are_kept_in_utc_so_hashes_survive_a_store() -> None:
     assert first.at.utcoffset() == timedelta(0) and record.created_at.utcoffset() == timedelta(0)
     again = ConsentEvent.model_validate(first.model_dump(mode="json"))
     assert event_hash(again.prev_hash, again.payload()) == first.hash
+
+
+def test_expiry_can_be_recorded_once_and_then_nothing_else() -> None:
+    record, events = both_given()
+    later = T0 + timedelta(days=400)
+    system = Party(person_id=1, role="system", auth_method="expiry", channel="system")
+    expired = next_event(record, events, ConsentState.EXPIRED, system, at=later)
+    with pytest.raises(ConsentError):
+        next_event(record, [*events, expired], ConsentState.EXPIRED, system, at=later)
+    with pytest.raises(ConsentError):
+        next_event(record, events, ConsentState.RENEWED, guardian(MOTHER), at=later)

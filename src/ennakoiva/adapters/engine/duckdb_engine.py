@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from ennakoiva.adapters.engine.arrow_schema import arrow_schema
+from ennakoiva.domain.consent.decision import Decision
 from ennakoiva.domain.ports import ExportFormat, TableStats
 from ennakoiva.domain.registry import Registry, TableSpec, default_registry
 
@@ -131,6 +132,32 @@ class DuckDBEngine:
             raise KeyError(f"table '{table}' is not in {self.path or 'the database'}")
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
         return self.con.sql(f'SELECT {cols} FROM "{table}"').to_arrow_table()
+
+    def read_subject(self, table: str, subject_id: int, decision: Decision) -> pa.Table:
+        """One person's rows of a personal table — only with a permit for that person and category.
+
+        This is where the data layer refuses a read that carries no decision: the caller must hold
+        the ``Decision`` the access gate made (and logged) for this subject and data category.
+        """
+        spec = self.registry.table(table)
+        if not isinstance(decision, Decision) or not decision.permit:
+            raise PermissionError(f"reading {table} needs a permitting access decision")
+        if decision.subject_id != subject_id:
+            raise PermissionError("the access decision was made for another subject")
+        if spec.category is None or spec.category not in decision.categories:
+            raise PermissionError(f"the access decision does not cover the {spec.category or 'non-personal'} "
+                                  f"data of {table}")
+        if "person_id" in spec.column_names:
+            where = '"person_id" = $1'
+            if "related_person_id" in spec.column_names:
+                where += ' OR "related_person_id" = $1'
+        elif "household_id" in spec.column_names:
+            where = '"household_id" IN (SELECT household_id FROM person WHERE person_id = $1)'
+        else:  # pragma: no cover - the registry test guarantees every personal table has a subject key
+            raise PermissionError(f"{table} has no subject key")
+        order = ", ".join(f'"{k}"' for k in spec.primary_key)
+        return self.con.sql(f'SELECT * FROM "{table}" WHERE {where} ORDER BY {order}',
+                            params=[subject_id]).to_arrow_table()
 
     def sql(self, query: str, params: list[Any] | None = None) -> pa.Table:
         """Run a read query and return Arrow; adapters above the engine use this, never duckdb."""

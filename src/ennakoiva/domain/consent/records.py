@@ -273,7 +273,10 @@ def next_event(record: ConsentRecord, events: list[ConsentEvent], state: Consent
     if at < last.at:
         raise ConsentError("time_goes_back", "an event cannot precede the previous one")
     current = status_at(record, ordered, at)
-    if current.state in FINAL_STATES:
+    # a consent that ran out has no event yet; recording its expiry is the one move still allowed
+    recording_expiry = (state is ConsentState.EXPIRED and current.reason == "expired"
+                        and not any(e.state in FINAL_STATES for e in ordered))
+    if current.state in FINAL_STATES and not recording_expiry:
         raise ConsentError("final", f"consent is {current.state.value}; a new consent needs a new record")
     ending = state in (ConsentState.WITHDRAWN, ConsentState.EXPIRED, ConsentState.INVALIDATED)
     is_party = party.person_id in record.required_parties
