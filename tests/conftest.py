@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
@@ -28,3 +30,26 @@ def small_city(tmp_path_factory: pytest.TempPathFactory) -> SmallCity:
     db, truth = root / "city.duckdb", root / "truth.duckdb"
     result = synthesise_city(db, truth, residents=SMALL_CITY_RESIDENTS, seed=SMALL_CITY_SEED)
     return SmallCity(db, truth, result)
+
+
+PG_URL = "postgresql+psycopg://postgres@localhost/test"
+
+
+@pytest.fixture
+def postgresql_schema_url() -> Iterator[str]:
+    """A fresh, uniquely named schema in the machine's PostgreSQL (database ``test``).
+
+    An unreachable server fails the test — never a skip: CI must exercise PostgreSQL.
+    """
+    from sqlalchemy import create_engine  # noqa: PLC0415 - only the store tests need SQLAlchemy
+
+    schema = f"t_{uuid4().hex[:20]}"
+    admin = create_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.dispose()

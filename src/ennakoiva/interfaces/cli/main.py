@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ennakoiva.adapters.synth.city import DEFAULT_AS_OF
+from ennakoiva.interfaces.cli.consent_commands import audit_app, consent_app, mydata_app
 from ennakoiva.interfaces.cli.errors import clean_errors
 from ennakoiva.interfaces.cli.load_command import load
 from ennakoiva.platform.inspection import database_info, export_database
@@ -126,6 +127,9 @@ def demo(residents: Annotated[int, typer.Option("--residents", "-n", min=100)] =
 
 
 app.command("load")(clean_errors(load))
+app.add_typer(consent_app, name="consent")
+app.add_typer(audit_app, name="audit")
+app.add_typer(mydata_app, name="mydata")
 
 
 def run() -> None:
