@@ -16,7 +16,7 @@ from ennakoiva.domain.consent.purposes import Purpose
 from ennakoiva.domain.consent.records import validate_subject_id
 from ennakoiva.domain.consent.rights import rights_for
 from ennakoiva.domain.registry import Registry, default_registry
-from ennakoiva.platform.access import AccessDeniedError, AccessGate
+from ennakoiva.platform.access import AccessGate
 from ennakoiva.platform.consents import ConsentService
 
 __all__ = ["OWN_DATA_PURPOSE", "resident_view"]
@@ -40,12 +40,12 @@ def resident_view(subject_id: object, gate: AccessGate, consents: ConsentService
     tables = [t.name for t in registry.tables.values() if t.personal]
     held: dict[str, Any] = {}
     copy: dict[str, list[dict[str, Any]]] = {}
+    decision = gate.decide(me, OWN_DATA_PURPOSE, subject, tuple(registry.categories))
+    if not decision.permit:
+        raise PermissionError(f"the resident's own view was refused: {decision.reason}")
     if engine is not None:
-        try:
-            data = gate.read(engine, me, OWN_DATA_PURPOSE, subject, tables)
-        except AccessDeniedError as exc:
-            raise PermissionError(f"the resident's own view was refused: {exc.decision.reason}") from None
-        for name, rows in data.items():
+        for name in tables:
+            rows = engine.read_subject(name, subject, decision)
             category = registry.tables[name].category or ""
             entry = held.setdefault(category, {"names": registry.categories[category].names, "tables": {}})
             entry["tables"][name] = rows.num_rows
