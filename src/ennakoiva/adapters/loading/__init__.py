@@ -10,6 +10,13 @@ from ennakoiva.adapters.loading.errors import LoadError
 from ennakoiva.adapters.loading.folder import SourceFormat, find_source_files, load_folder
 from ennakoiva.adapters.loading.rejects import REJECT_COLUMNS
 from ennakoiva.adapters.loading.report import FileReport, LoadReport
+from ennakoiva.adapters.loading.staged import (
+    Rejection,
+    StagedFileReport,
+    StagedLoadReport,
+    StagedRows,
+    load_staged,
+)
 
-__all__ = ["REJECT_COLUMNS", "FileReport", "LoadError", "LoadReport", "SourceFormat", "find_source_files",
-           "load_folder"]
+__all__ = ["REJECT_COLUMNS", "FileReport", "LoadError", "LoadReport", "Rejection", "SourceFormat",
+           "StagedFileReport", "StagedLoadReport", "StagedRows", "find_source_files", "load_folder", "load_staged"]
