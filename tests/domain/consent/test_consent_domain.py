@@ -338,3 +338,11 @@ def test_expiry_can_be_recorded_once_and_then_nothing_else() -> None:
         next_event(record, [*events, expired], ConsentState.EXPIRED, system, at=later)
     with pytest.raises(ConsentError):
         next_event(record, events, ConsentState.RENEWED, guardian(MOTHER), at=later)
+
+
+def test_hand_built_payload_equals_the_pydantic_json_form() -> None:
+    entry = chain(1)[0]
+    dumped = entry.record().model_dump(mode="json")
+    dumped["categories"] = list(entry.categories)
+    assert entry.payload() == dumped
+    assert chain_hash("0" * 64, 1, entry) == chain_hash("0" * 64, 1, entry.record()) == entry.hash
