@@ -1,0 +1,3 @@
+"""Alembic revisions of the operational store, oldest first (``0001_…``)."""
+
+__all__: list[str] = []
