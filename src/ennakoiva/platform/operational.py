@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ennakoiva.adapters.stores import SqlAuditLog, SqlConsentStore, create_engine, read_checkpoint_file, upgrade
-from ennakoiva.domain.consent.audit import VerifyReport, verify_chain
+from ennakoiva.adapters.stores import SqlAuditLog, SqlConsentStore, create_engine, upgrade
+from ennakoiva.domain.consent.audit import VerifyReport
 from ennakoiva.domain.consent.purposes import Purpose, default_purposes
 from ennakoiva.platform.access import AccessGate
+from ennakoiva.platform.audit_verification import verify_audit
 from ennakoiva.platform.consents import ConsentService
 from ennakoiva.platform.settings import Settings
 
@@ -31,14 +32,9 @@ class Operational:
     gate: AccessGate
     _engine: Any
 
-    def verify_audit(self) -> VerifyReport:
-        """Walk the whole audit chain against the signed checkpoints in the database and the file."""
-        key = self.settings.audit_key(create=False) if self.settings.audit_key_file.exists() else None
-        checkpoints = {cp.seq: cp for cp in self.audit.checkpoints()}
-        if self.settings.audit_checkpoint_file.exists():
-            # the external copy wins: a database that lost its tail also lost its own checkpoints
-            checkpoints.update({cp.seq: cp for cp in read_checkpoint_file(self.settings.audit_checkpoint_file)})
-        return verify_chain(self.audit.entries(), checkpoints.values(), key)
+    def verify_audit(self, workers: int | None = None) -> VerifyReport:
+        """Walk the whole audit chain (in parallel ranges when long) against the signed checkpoints."""
+        return verify_audit(self.settings, workers=workers)
 
     def close(self) -> None:
         self._engine.dispose()

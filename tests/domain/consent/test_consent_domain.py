@@ -346,3 +346,12 @@ def test_hand_built_payload_equals_the_pydantic_json_form() -> None:
     dumped["categories"] = list(entry.categories)
     assert entry.payload() == dumped
     assert chain_hash("0" * 64, 1, entry) == chain_hash("0" * 64, 1, entry.record()) == entry.hash
+
+
+def test_ranges_verified_apart_prove_the_whole_chain() -> None:
+    entries = chain(30)
+    first = verify_chain(entries[:12], final=False)
+    second = verify_chain(entries[12:], start_seq=13, start_hash=entries[11].hash)
+    assert first.ok and second.ok and first.entries + second.entries == 30
+    tampered = [*entries[:20], entries[20].model_copy(update={"purpose_id": "preschool-offer"}), *entries[21:]]
+    assert verify_chain(tampered[12:], start_seq=13, start_hash=entries[11].hash).first_bad_seq == 21
