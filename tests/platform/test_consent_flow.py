@@ -182,3 +182,37 @@ def test_no_read_without_a_log_entry(op: tuple[Operational, Clock], small_city) 
         with pytest.raises(OSError, match="audit storage unavailable"):
             ops.gate.read(engine, OFFICER, FEE, 509, ["income"])
     assert read == []
+
+
+def test_purpose_mismatch_is_denied_and_logged(op: tuple[Operational, Clock]) -> None:
+    ops, _ = op
+    family(ops, 510, 101, 102)
+    assert ops.gate.decide(OFFICER, "housing-allowance", 510, ("income",)).reason == "unknown_purpose"
+    counsellor = Actor(id="c-1", role="counsellor", service="employment-services")
+    assert ops.gate.decide(counsellor, "employment-service-recommendations", 510, ("income",)).reason == \
+        "category_not_in_purpose"
+    assert [e.reason for e in ops.audit.for_subject(510)] == ["unknown_purpose", "category_not_in_purpose"]
+
+
+def test_a_changed_notice_stops_use_until_consent_is_given_again(op: tuple[Operational, Clock]) -> None:
+    ops, _ = op
+    family(ops, 511, 111, 112)
+    fee = ops.purposes[FEE]
+    new_notice = fee.notice.model_copy(update={"version": 2, "text": {**fee.notice.text, "en": "New wording."}})
+    ops.gate.purposes = {**ops.purposes, FEE: fee.model_copy(update={"notice": new_notice})}
+    assert reason(ops, 511) == "notice_changed"
+
+
+@pytest.mark.parametrize("hostile", ["1 OR 1=1", "'; DROP TABLE consent_record; --", '{"$gt": ""}', "010190-123A"])
+def test_hostile_identifiers_change_nothing(op: tuple[Operational, Clock], hostile: str) -> None:
+    ops, _ = op
+    with pytest.raises(ValueError):
+        ops.consents.give(FEE, hostile, guardian(1), language="fi", required_parties=(1, 2))
+    with pytest.raises(ConsentError):
+        ops.consents.give(hostile, 512, guardian(1), language="fi", required_parties=(1, 2))
+    with pytest.raises(ConsentError):
+        ops.consents.withdraw(hostile, guardian(1))
+    assert ops.gate.decide(OFFICER, FEE, hostile, ("income",)).reason == "invalid_subject"
+    assert ops.gate.decide(OFFICER, hostile, 512, ("income",)).reason == "invalid_purpose"
+    assert ops.consents.views(512) == []
+    assert ops.verify_audit().ok
