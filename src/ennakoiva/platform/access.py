@@ -52,17 +52,22 @@ class AccessGate:
     registry: Registry | None = None
 
     def decide(self, actor: Actor, purpose_id: str, subject_id: object, categories: tuple[str, ...],
-               request_id: str | None = None) -> Decision:
-        """Make and log the decision; the audit append must succeed or this raises."""
+               request_id: str | None = None, *, via_consent_of: object | None = None) -> Decision:
+        """Make and log the decision; the audit append must succeed or this raises.
+
+        ``via_consent_of`` names the person whose consent covers ``subject_id`` (e.g. the child whose
+        fee consent covers the guardians' incomes); the log records the person whose data it is.
+        """
         request = AccessRequest(actor=actor, purpose_id=purpose_id, subject_id=subject_id, categories=categories,
-                                at=self.clock(), request_id=request_id or uuid4().hex)
+                                at=self.clock(), request_id=request_id or uuid4().hex,
+                                consent_subject_id=via_consent_of)
         decision = decide(request, self.purposes, self._histories(request))
         self.audit.append(entry_from_decision(request, decision))
         return decision
 
     def _histories(self, request: AccessRequest) -> list[ConsentHistory]:
         try:
-            subject = validate_subject_id(request.subject_id)
+            subject = validate_subject_id(request.consent_subject_id or request.subject_id)
             purpose = self.purposes.get(canonical_purpose_id(request.purpose_id))
         except ValueError:
             return []
@@ -74,11 +79,11 @@ class AccessGate:
                 for r, e in self.store.for_subject(subject, purpose.id)]
 
     def read(self, engine: DuckDBEngine, actor: Actor, purpose_id: str, subject_id: object,
-             tables: list[str]) -> dict[str, pa.Table]:
+             tables: list[str], *, via_consent_of: object | None = None) -> dict[str, pa.Table]:
         """Read one subject's rows of ``tables`` under ``purpose_id``, or raise AccessDeniedError."""
         registry = self.registry or default_registry()
         categories = tuple(dict.fromkeys(registry.table(t).category or "" for t in tables))
-        decision = self.decide(actor, purpose_id, subject_id, categories)
+        decision = self.decide(actor, purpose_id, subject_id, categories, via_consent_of=via_consent_of)
         if not decision.permit:
             raise AccessDeniedError(decision)
         assert decision.subject_id is not None

@@ -355,3 +355,15 @@ def test_ranges_verified_apart_prove_the_whole_chain() -> None:
     assert first.ok and second.ok and first.entries + second.entries == 30
     tampered = [*entries[:20], entries[20].model_copy(update={"purpose_id": "preschool-offer"}), *entries[21:]]
     assert verify_chain(tampered[12:], start_seq=13, start_hash=entries[11].hash).first_bad_seq == 21
+
+
+def test_a_consent_covers_the_named_household_members_only() -> None:
+    record, first = new_record(PURPOSES[FEE], CHILD, guardian(MOTHER), at=T0, language="fi",
+                               required_parties=(MOTHER,), covered_subjects=(MOTHER, FATHER))
+    at = T0 + timedelta(days=1)
+    history = [ConsentHistory(record=record, events=(first,))]
+    for person, expected in ((MOTHER, "consent_active"), (FATHER, "consent_active"),
+                             (4242, "not_covered_by_consent")):
+        request = AccessRequest(actor=OFFICER, purpose_id=FEE, subject_id=person, categories=("income",), at=at,
+                                consent_subject_id=CHILD)
+        assert decide(request, PURPOSES, history).reason == expected

@@ -42,6 +42,9 @@ class AccessRequest(BaseModel):
     categories: tuple[str, ...]
     at: datetime
     request_id: str = Field(default="", max_length=120)
+    # whose consent authorises the read when the data is another covered person's (a guardian's
+    # income under the consent recorded for the child's daycare fee); None = the subject's own
+    consent_subject_id: object | None = None
 
 
 class ConsentHistory(BaseModel):
@@ -120,7 +123,13 @@ def decide(request: AccessRequest, purposes: Mapping[str, Purpose], consents: Se
 
 def _decide_by_consent(request: AccessRequest, purpose: Purpose, subject: int, categories: tuple[str, ...],
                        consents: Sequence[ConsentHistory]) -> Decision:
-    mine = [c for c in consents if c.record.subject_id == subject and c.record.purpose_id == purpose.id]
+    holder = subject
+    if request.consent_subject_id is not None:
+        try:
+            holder = validate_subject_id(request.consent_subject_id)
+        except ValueError:
+            return _deny("invalid_subject", purpose.id, subject, categories)
+    mine = [c for c in consents if c.record.subject_id == holder and c.record.purpose_id == purpose.id]
     if not mine:
         return _deny("no_consent", purpose.id, subject, categories)
     # the most recent record decides; older ones are final by construction
@@ -130,6 +139,8 @@ def _decide_by_consent(request: AccessRequest, purpose: Purpose, subject: int, c
         reason = {"withdrawn": "consent_withdrawn", "expired": "consent_expired", "refused": "consent_refused",
                   "invalidated": "consent_invalidated", "pending_parties": "consent_pending_parties"}
         return _deny(reason.get(status.reason, "consent_not_active"), purpose.id, subject, categories)
+    if subject != holder and subject not in latest.record.covered_subjects:
+        return _deny("not_covered_by_consent", purpose.id, subject, categories)
     if latest.record.notice_version != purpose.notice.version or latest.record.notice_sha256 != purpose.notice.sha256:
         return _deny("notice_changed", purpose.id, subject, categories)
     if not set(categories) <= set(latest.record.data_categories):

@@ -16,6 +16,7 @@ from ennakoiva.adapters.synth.city import DEFAULT_AS_OF
 from ennakoiva.interfaces.cli.consent_commands import audit_app, consent_app, mydata_app
 from ennakoiva.interfaces.cli.errors import clean_errors
 from ennakoiva.interfaces.cli.load_command import load
+from ennakoiva.platform.demo_consent import consent_story
 from ennakoiva.platform.inspection import database_info, export_database
 from ennakoiva.platform.settings import Settings
 from ennakoiva.platform.summary import city_summary
@@ -124,6 +125,12 @@ def demo(residents: Annotated[int, typer.Option("--residents", "-n", min=100)] =
         facts.add_row(label, value)
     console.print(facts)
     console.print(f"Ground truth (planted effects and gaps) is in {truth}; analysis code never reads it.")
+    story = Table(title="Consent on the residents' terms (daycare-fee income check)", show_header=False)
+    story.add_column("step")
+    story.add_column("outcome")
+    for step, outcome in consent_story(db, settings.demo_dir):
+        story.add_row(step, outcome)
+    console.print(story)
 
 
 app.command("load")(clean_errors(load))
