@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ennakoiva.domain.codes import CodeSystem, load_code_systems
 from ennakoiva.domain.types import LANGS, Lang
-from ennakoiva.domain.yaml_source import CatalogueError, load_yaml, location_of
+from ennakoiva.domain.yaml_source import CatalogueError, load_model, load_yaml, location_of
 
 __all__ = [
     "CATALOGUE_DIR", "ColumnSpec", "ColumnType", "DataCategory", "Registry", "TableSpec", "default_registry",
@@ -162,14 +162,7 @@ def load_registry(directory: Path = CATALOGUE_DIR) -> Registry:
     categories = _load_categories(directory / "data_categories.yaml")
     tables: dict[str, TableSpec] = {}
     for path in sorted((directory / "tables").glob("*.yaml")):
-        doc = load_yaml(path)
-        try:
-            spec = TableSpec.model_validate(doc.data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise CatalogueError(f"{location_of(doc, tuple(err['loc']))}: {err['msg']} at {err['loc']}") from exc
-        if spec.name != path.stem:
-            raise CatalogueError(f"{path}: table name '{spec.name}' must match the file name")
+        spec = load_model(path, TableSpec, stem_field="name")
         tables[spec.name] = spec
     try:
         return Registry(tables=tables, code_systems=code_systems, categories=categories)

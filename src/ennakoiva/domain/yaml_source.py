@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
-__all__ = ["CatalogueError", "LoadedYaml", "load_yaml", "location_of"]
+M = TypeVar("M", bound=BaseModel)
+
+__all__ = ["CatalogueError", "LoadedYaml", "load_model", "load_yaml", "location_of"]
 
 
 class CatalogueError(ValueError):
@@ -74,3 +77,20 @@ def location_of(doc: LoadedYaml, loc: tuple[str | int, ...]) -> str:
         if line is not None:
             return f"{doc.path}:{line}"
     return str(doc.path)
+
+
+def load_model(path: Path, model: type[M], *, stem_field: str | None = None) -> M:
+    """Parse one catalogue file into ``model``; any error names the file, the line and the key.
+
+    With ``stem_field``, that field must equal the file name (``person.yaml`` holds ``name: person``),
+    so a catalogue entry is found where a reviewer expects it.
+    """
+    doc = load_yaml(path)
+    try:
+        item = model.model_validate(doc.data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise CatalogueError(f"{location_of(doc, tuple(err['loc']))}: {err['msg']} at {err['loc']}") from exc
+    if stem_field is not None and getattr(item, stem_field) != path.stem:
+        raise CatalogueError(f"{path}: {stem_field} '{getattr(item, stem_field)}' must match the file name")
+    return item

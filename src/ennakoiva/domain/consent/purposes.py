@@ -13,11 +13,11 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ennakoiva.domain.registry import CATALOGUE_DIR, Registry, default_registry
 from ennakoiva.domain.types import LANGS, Lang
-from ennakoiva.domain.yaml_source import CatalogueError, load_yaml, location_of
+from ennakoiva.domain.yaml_source import CatalogueError, load_model, load_yaml, location_of
 
 __all__ = [
     "AccessMode", "DataUser", "LegalBasis", "Notice", "Purpose", "canonical_purpose_id", "default_purposes",
@@ -171,17 +171,10 @@ def load_purposes(directory: Path = CATALOGUE_DIR / "purposes", registry: Regist
     registry = registry or default_registry()
     purposes: dict[str, Purpose] = {}
     for path in sorted(directory.glob("*.yaml")):
-        doc = load_yaml(path)
-        try:
-            purpose = Purpose.model_validate(doc.data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise CatalogueError(f"{location_of(doc, tuple(err['loc']))}: {err['msg']} at {err['loc']}") from exc
-        if purpose.id != path.stem:
-            raise CatalogueError(f"{path}: purpose id '{purpose.id}' must match the file name")
+        purpose = load_model(path, Purpose, stem_field="id")
         unknown = [c for c in purpose.data_categories if c not in registry.categories]
         if unknown:
-            line = location_of(doc, ("data_categories",))
+            line = location_of(load_yaml(path), ("data_categories",))
             raise CatalogueError(f"{line}: unknown data categories {unknown} (known: {sorted(registry.categories)})")
         purposes[purpose.id] = purpose
     if not purposes:
