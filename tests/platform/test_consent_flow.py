@@ -216,3 +216,14 @@ def test_hostile_identifiers_change_nothing(op: tuple[Operational, Clock], hosti
     assert ops.gate.decide(OFFICER, hostile, 512, ("income",)).reason == "invalid_purpose"
     assert ops.consents.views(512) == []
     assert ops.verify_audit().ok
+
+
+def test_a_guardian_finds_the_consent_they_gave_and_the_one_covering_them(op: tuple[Operational, Clock]) -> None:
+    ops, _ = op
+    ops.consents.give(FEE, 520, guardian(121), language="fi", required_parties=(121, 122),
+                      covered_subjects=(121, 122, 123))
+    assert [v.record.subject_id for v in ops.consents.views_of_person(121)] == [520]
+    assert [v.record.subject_id for v in ops.consents.views_of_person(123)] == [520]   # covered adult
+    assert ops.consents.views_of_person(124) == []
+    view = resident_view(122, ops.gate, ops.consents, None, ops.purposes, include_data=False)
+    assert [c["purpose_id"] for c in view["consents"]] == [FEE]

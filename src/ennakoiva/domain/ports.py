@@ -78,6 +78,8 @@ class ConsentStore(Protocol):
     def for_subject(self, subject_id: int, purpose_id: str | None = None,
                     ) -> list[tuple[ConsentRecord, list[ConsentEvent]]]: ...
 
+    def for_person(self, person_id: int) -> list[tuple[ConsentRecord, list[ConsentEvent]]]: ...
+
 
 class AuditLog(Protocol):
     """The append-only, hash-chained log of access decisions."""

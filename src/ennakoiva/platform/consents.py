@@ -125,6 +125,12 @@ class ConsentService:
         at = self.clock()
         return [ConsentView(r, e, status_at(r, e, at)) for r, e in self.store.for_subject(subject, pid)]
 
+    def views_of_person(self, person_id: object) -> list[ConsentView]:
+        """Every consent that concerns a person: about them, given by them, or covering their data."""
+        person = validate_subject_id(person_id)
+        at = self.clock()
+        return [ConsentView(r, e, status_at(r, e, at)) for r, e in self.store.for_person(person)]
+
     def receipt(self, record_id: UUID | str) -> dict[str, Any]:
         """A consent receipt (Kantara v1.1 / ISO/IEC TS 27560 fields) for the resident to keep."""
         view = self._view(_uuid(record_id))

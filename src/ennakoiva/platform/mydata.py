@@ -57,10 +57,10 @@ def resident_view(subject_id: object, gate: AccessGate, consents: ConsentService
         "categories": list(e.categories), "outcome": e.decision, "reason": e.reason,
     } for e in gate.uses_of(subject)]
     used_purposes = sorted({u["purpose_id"] for u in uses if u["purpose_id"] in purposes}
-                           | {v.record.purpose_id for v in consents.views(subject)})
+                           | {v.record.purpose_id for v in consents.views_of_person(subject)})
     view: dict[str, Any] = {
         "subject_id": subject,
-        "consents": [v.as_dict(purposes) for v in consents.views(subject)],
+        "consents": [v.as_dict(purposes) for v in consents.views_of_person(subject)],
         "data_held": held,
         "uses": uses,
         "rights": {pid: {"legal_basis": purposes[pid].legal_basis.value,

@@ -8,14 +8,16 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
-from store_support import store_url_fixture  # noqa: F401 - pytest fixtures
+from store_support import consent, store_url_fixture  # noqa: F401 - pytest fixtures
 
 from ennakoiva.adapters.stores import create_engine, current_revision, head_revision, upgrade
+from ennakoiva.adapters.stores.consent_repository import EVENT, RECORD, SqlConsentStore, event_row, record_row
 from ennakoiva.adapters.stores.database import normalise_url
 from ennakoiva.adapters.stores.migrate import MIGRATIONS, downgrade, sql_script
 from ennakoiva.adapters.stores.schema import metadata
 
-TABLES = {"consent_record", "consent_event", "audit_entry", "audit_checkpoint", "alembic_version"}
+TABLES = {"consent_record", "consent_event", "consent_person", "audit_entry", "audit_checkpoint", "alembic_version"}
+HEAD = "0002"
 
 
 def test_upgrade_from_empty_to_head_matches_the_declared_schema(store_url: str) -> None:
@@ -23,13 +25,13 @@ def test_upgrade_from_empty_to_head_matches_the_declared_schema(store_url: str) 
     try:
         assert current_revision(engine) is None
         upgrade(store_url)
-        assert current_revision(engine) == head_revision() == "0001"
+        assert current_revision(engine) == head_revision() == HEAD
         assert set(inspect(engine).get_table_names()) == TABLES
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
         assert diff == []
         upgrade(store_url)  # already at head: a no-op
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == HEAD
     finally:
         engine.dispose()
 
@@ -78,3 +80,17 @@ def test_unsupported_urls_are_refused(url: str) -> None:
 
 def test_plain_postgresql_urls_mean_psycopg3() -> None:
     assert normalise_url("postgres://u@h/db").drivername == "postgresql+psycopg"
+
+
+def test_0002_back_fills_the_people_of_existing_consents(store_url: str) -> None:
+    engine = create_engine(store_url)
+    try:
+        upgrade(engine, "0001")
+        record, first = consent(4321)
+        with engine.begin() as conn:  # a record written by the 0001 schema, before consent_person existed
+            conn.execute(RECORD.insert(), record_row(record, active=True))
+            conn.execute(EVENT.insert(), event_row(first))
+        upgrade(engine)
+        assert [r.subject_id for r, _ in SqlConsentStore(engine).for_person(4321)] == [4321]
+    finally:
+        engine.dispose()

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, RowMapping, Select, Table, bindparam,
 from sqlalchemy.exc import IntegrityError
 
 from ennakoiva.adapters.stores.database import is_postgresql, reader, write_transaction
-from ennakoiva.adapters.stores.schema import ConsentEventRow, ConsentRecordRow
+from ennakoiva.adapters.stores.schema import ConsentEventRow, ConsentPersonRow, ConsentRecordRow
 from ennakoiva.domain.consent.purposes import LegalBasis, canonical_purpose_id
 from ennakoiva.domain.consent.records import (
     FINAL_STATES,
@@ -39,6 +39,7 @@ __all__ = ["SqlConsentStore", "event_from_row", "event_row", "plausible_id", "re
 
 RECORD = cast(Table, ConsentRecordRow.__table__)
 EVENT = cast(Table, ConsentEventRow.__table__)
+PERSON = cast(Table, ConsentPersonRow.__table__)
 _RECORD_COLUMNS = list(RECORD.c)
 _EVENT_COLUMNS = [c.label(f"e_{c.name}") for c in EVENT.c]
 
@@ -54,6 +55,8 @@ def _records_with_events(where: Any) -> Select[Any]:
 
 _BY_RECORD = _records_with_events(RECORD.c.record_id == bindparam("record_id"))
 _BY_SUBJECT = _records_with_events(RECORD.c.subject_id == bindparam("subject_id"))
+_BY_PERSON = _records_with_events(RECORD.c.record_id.in_(
+    select(PERSON.c.record_id).where(PERSON.c.person_id == bindparam("person_id"))))
 _BY_SUBJECT_PURPOSE = _records_with_events((RECORD.c.subject_id == bindparam("subject_id"))
                                            & (RECORD.c.purpose_id == bindparam("purpose_id")))
 
@@ -118,6 +121,13 @@ def plausible_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
 
 
+def person_rows(record_id: str, subject_id: int, parties: Sequence[int], covered: Sequence[int],
+                ) -> list[dict[str, object]]:
+    """One ``consent_person`` row per (person, relation) of a record (migration 0002 back-fills alike)."""
+    found = {(subject_id, "subject")} | {(int(p), "party") for p in parties} | {(int(c), "covered") for c in covered}
+    return [{"record_id": record_id, "person_id": pid, "relation": rel} for pid, rel in sorted(found)]
+
+
 def _check_hash(event: ConsentEvent) -> None:
     if event_hash(event.prev_hash, event.payload()) != event.hash:
         raise ConsentError("hash_mismatch", f"event {event.seq} of record {event.record_id} does not match its hash")
@@ -147,6 +157,8 @@ class SqlConsentStore:
                 if active:
                     self._free_lapsed_slot(conn, record.active_key, first.at)
                 conn.execute(insert(RECORD), record_row(record, active=active))
+                conn.execute(insert(PERSON), person_rows(str(record.record_id), record.subject_id,
+                                                         record.required_parties, record.covered_subjects))
                 conn.execute(insert(EVENT), event_row(first))
         except IntegrityError as exc:
             raise _integrity_error(exc, record) from None
@@ -221,6 +233,16 @@ class SqlConsentStore:
         except (ValueError, TypeError):
             return []
         return self._load(_BY_SUBJECT_PURPOSE, {"subject_id": subject_id, "purpose_id": canonical})
+
+    def for_person(self, person_id: int) -> list[tuple[ConsentRecord, list[ConsentEvent]]]:
+        """Every record that concerns a person: as its subject, a required party or a covered person.
+
+        This is what a guardian's own view lists: the consent they gave for their child, and the
+        household consent that covers their income.
+        """
+        if not plausible_id(person_id):
+            return []
+        return self._load(_BY_PERSON, {"person_id": person_id})
 
     def _load(self, query: Select[Any], params: dict[str, Any]) -> list[tuple[ConsentRecord, list[ConsentEvent]]]:
         with self._reader.connect() as conn:

@@ -43,6 +43,7 @@ __all__ = [
     "AuditEntryRow",
     "Base",
     "ConsentEventRow",
+    "ConsentPersonRow",
     "ConsentRecordRow",
     "JsonList",
     "UtcDateTime",
@@ -155,6 +156,18 @@ class ConsentEventRow(Base):
         CheckConstraint("seq >= 1", name="seq"),
         CheckConstraint(_in("state", CONSENT_STATES), name="state"),
     )
+
+
+class ConsentPersonRow(Base):
+    """Who a consent concerns (subject, required party, covered person): derived, for look-ups."""
+
+    __tablename__ = "consent_person"
+
+    record_id: Mapped[str] = mapped_column(String(36), ForeignKey("consent_record.record_id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False, index=True)
+    relation: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+    __table_args__ = (CheckConstraint(_in("relation", ("subject", "party", "covered")), name="relation"),)
 
 
 class AuditEntryRow(Base):

@@ -103,10 +103,14 @@ def withdraw(record_id: Annotated[str, typer.Argument(help="The consent record i
 @clean_errors
 def list_consents(subject: Annotated[str, typer.Option("--subject", help="Pseudonymous person_id.")],
                   purpose: Annotated[str | None, typer.Option("--purpose")] = None,
+                  involving: Annotated[bool, typer.Option(
+                      "--involving", help="Also consents the person gave for others or that cover their data.")]
+                  = False,
                   store: StoreOption = None, json_out: JsonOption = False) -> None:
     """A subject's consents with their whole history."""
     with open_operational(_settings(store)) as op:
-        views = [v.as_dict(op.purposes) for v in op.consents.views(subject, purpose)]
+        found = op.consents.views_of_person(subject) if involving else op.consents.views(subject, purpose)
+        views = [v.as_dict(op.purposes) for v in found if purpose is None or v.record.purpose_id == purpose]
     if json_out:
         typer.echo(json.dumps(views, indent=2, ensure_ascii=False))
         return
