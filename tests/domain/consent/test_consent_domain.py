@@ -214,7 +214,7 @@ def test_changed_notice_text_stops_use_until_renewed() -> None:
     assert decision.reason == "notice_changed"
 
 
-@pytest.mark.parametrize("subject", ["010190-123A", "1; DROP TABLE person", '{"$ne": null}', -5, 0, None, True])
+@pytest.mark.parametrize("subject", ["010190-123A", "1; DROP TABLE person", '{"$ne": null}', -5, 0, True])
 def test_hostile_or_identity_code_subjects_are_denied(subject: object) -> None:
     record, events = both_given()
     assert decide_with(ask(subject, at=T0 + timedelta(days=1)), record, events).reason == "invalid_subject"
@@ -367,3 +367,16 @@ def test_a_consent_covers_the_named_household_members_only() -> None:
         request = AccessRequest(actor=OFFICER, purpose_id=FEE, subject_id=person, categories=("income",), at=at,
                                 consent_subject_id=CHILD)
         assert decide(request, PURPOSES, history).reason == expected
+
+
+def test_a_population_read_needs_a_statutory_purpose_and_the_right_role() -> None:
+    analyst = Actor(id="analyst-1", role="care-gap-analyst", service="health-services")
+    ok = decide(ask(None, at=T0, purpose="care-gap-identification", categories=("population", "health"),
+                    actor=analyst), PURPOSES, [])
+    assert (ok.permit, ok.subject_id) == (True, None)
+    assert decide(ask(None, at=T0), PURPOSES, []).reason == "population_read_needs_statutory_basis"
+    assert decide(ask(None, at=T0, purpose="care-gap-identification", categories=("health",)), PURPOSES,
+                  []).reason == "service_not_permitted"
+    me = Actor(id="5", role="resident", service="mydata")
+    assert decide(ask(None, at=T0, purpose="resident-own-data", categories=("health",), actor=me), PURPOSES,
+                  []).reason == "not_own_data"

@@ -95,8 +95,9 @@ def decide(request: AccessRequest, purposes: Mapping[str, Purpose], consents: Se
         purpose_id = canonical_purpose_id(request.purpose_id)
     except ValueError:
         return _deny("invalid_purpose", str(request.purpose_id)[:80], None, categories)
+    population = request.subject_id is None   # a whole-population read (criteria, statistics)
     try:
-        subject = validate_subject_id(request.subject_id)
+        subject = None if population else validate_subject_id(request.subject_id)
     except ValueError:
         return _deny("invalid_subject", purpose_id, None, categories)
     if request.at.tzinfo is None:
@@ -108,7 +109,7 @@ def decide(request: AccessRequest, purposes: Mapping[str, Purpose], consents: Se
         return _deny("no_categories", purpose_id, subject, categories)
     if not set(categories) <= set(purpose.data_categories):
         return _deny("category_not_in_purpose", purpose_id, subject, categories)
-    if request.actor.role == "resident" and request.actor.id != str(subject):
+    if request.actor.role == "resident" and (subject is None or request.actor.id != str(subject)):
         # a resident acts only for themselves (guardians act through consent, not through this role)
         return _deny("not_own_data", purpose_id, subject, categories)
     if not purpose.allows(request.actor.service, request.actor.role):
@@ -118,6 +119,9 @@ def decide(request: AccessRequest, purposes: Mapping[str, Purpose], consents: Se
     if not purpose.needs_consent:
         return Decision(permit=True, reason=f"lawful_basis:{purpose.legal_basis.value}", purpose_id=purpose_id,
                         subject_id=subject, categories=categories, legal_basis=purpose.legal_basis.value)
+    if subject is None:
+        # consent is given person by person: it never opens the whole population
+        return _deny("population_read_needs_statutory_basis", purpose_id, None, categories)
     return _decide_by_consent(request, purpose, subject, categories, consents)
 
 

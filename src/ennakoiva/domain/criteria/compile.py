@@ -65,8 +65,10 @@ class _Compiler:
         if cs.system != system:
             raise CompileError(loc, f"code set '{name}' is {cs.system}, this condition needs {system}")
         self.used_codesets.add(name)
-        strip = (lambda c: c.replace(".", "")) if system == "ICD10" else (lambda c: c)
-        return CodeSet(name, system, tuple(strip(c) for c in cs.include), tuple(strip(c) for c in cs.exclude))
+        def strip(codes: list[str]) -> tuple[str, ...]:
+            return tuple(c.replace(".", "") for c in codes)  # ICD-10 dots are ignored; no other system has one
+
+        return CodeSet(name, system, strip(cs.include), strip(cs.exclude))
 
     def use(self, name: str, loc: Loc) -> Named:
         if name in self.defined:
@@ -98,14 +100,15 @@ class _Compiler:
             return self.latest(c.latest_value, (*loc, "latest_value"))
         if c.any_value is not None:
             return self.any_value(c.any_value, (*loc, "any_value"))
-        assert c.count_days is not None  # noqa: S101 - ConditionSpec guarantees exactly one key
+        assert c.count_days is not None  # ConditionSpec guarantees exactly one key
         return self.count_days(c.count_days, (*loc, "count_days"))
 
     @staticmethod
     def counts(spec: EventSpec | AnyValueSpec | CountDaysSpec, loc: Loc) -> tuple[int, int | None]:
-        if spec.at_most is not None and spec.at_most < spec.at_least:
+        at_least = spec.at_least if spec.at_least is not None else (0 if spec.at_most is not None else 1)
+        if spec.at_most is not None and spec.at_most < at_least:
             raise CompileError((*loc, "at_most"), "at_most is below at_least: the condition can never hold")
-        return spec.at_least, spec.at_most
+        return at_least, spec.at_most
 
     def event(self, e: EventSpec, system: CodeSystem, loc: Loc) -> Node:
         codes = self.codeset(e.codes, system, (*loc, "codes"))

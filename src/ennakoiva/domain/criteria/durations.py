@@ -9,13 +9,15 @@ ValueError: '12M' is not an ISO-8601 duration like P12M, P5Y or P90D
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Annotated
 
 from pydantic import BeforeValidator
 
-__all__ = ["Duration", "DurationText", "parse_duration"]
+__all__ = ["Duration", "DurationText", "parse_duration", "window_start"]
 
 _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$")
 
@@ -49,3 +51,19 @@ def parse_duration(text: object) -> Duration:
 
 
 DurationText = Annotated[Duration, BeforeValidator(parse_duration)]
+
+
+def _month_end(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+def window_start(on: date, duration: Duration) -> date:
+    """``on - duration`` by calendar arithmetic (a day past a shorter month's end is clamped).
+
+    >>> window_start(date(2026, 3, 31), parse_duration("P1M"))
+    datetime.date(2026, 2, 28)
+    """
+    months = on.year * 12 + (on.month - 1) - duration.total_months
+    year, month = divmod(months, 12)
+    start = date(year, month + 1, min(on.day, _month_end(year, month + 1)))
+    return start - timedelta(days=duration.days)

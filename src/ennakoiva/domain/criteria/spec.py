@@ -35,10 +35,8 @@ def _loinc_check_digit(body: str) -> str:
     digits = [int(c) for c in body]
     total = 0
     for i, d in enumerate(reversed(digits)):
-        if i % 2 == 0:
-            d *= 2
-            d = d - 9 if d > 9 else d
-        total += d
+        doubled = d * 2 if i % 2 == 0 else d
+        total += doubled - 9 if doubled > 9 else doubled
     return str((10 - total % 10) % 10)
 
 
@@ -96,7 +94,9 @@ class ThresholdSpec(_Strict):
 
 
 class _Counted(_Strict):
-    at_least: int = Field(1, ge=1)
+    """``at_least`` (default 1, or 0 when only ``at_most`` is given; ``at_least: 0`` is no constraint)."""
+
+    at_least: int | None = Field(None, ge=1)
     at_most: int | None = Field(None, ge=0)
 
 

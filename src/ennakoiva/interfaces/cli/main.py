@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ennakoiva.adapters.synth.city import DEFAULT_AS_OF
 from ennakoiva.interfaces.cli.consent_commands import audit_app, consent_app, mydata_app
+from ennakoiva.interfaces.cli.criteria_commands import criteria_app
 from ennakoiva.interfaces.cli.errors import clean_errors
 from ennakoiva.interfaces.cli.load_command import load
 from ennakoiva.platform.demo_consent import consent_story
@@ -137,6 +138,7 @@ app.command("load")(clean_errors(load))
 app.add_typer(consent_app, name="consent")
 app.add_typer(audit_app, name="audit")
 app.add_typer(mydata_app, name="mydata")
+app.add_typer(criteria_app, name="criteria")
 
 
 def run() -> None:

@@ -1,0 +1,156 @@
+"""``ennakoiva criteria validate|run|explain``: check criterion files, evaluate them over a city, explain one person."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ennakoiva.adapters.engine import DuckDBEngine
+from ennakoiva.adapters.engine.criteria_sql import evaluate_criteria, write_result
+from ennakoiva.domain.clock import today
+from ennakoiva.domain.consent.decision import Actor
+from ennakoiva.domain.criteria import CRITERIA_DIR, load_criteria
+from ennakoiva.domain.types import LANGS
+from ennakoiva.interfaces.cli.errors import clean_errors
+from ennakoiva.platform.operational import open_operational
+from ennakoiva.platform.settings import Settings
+
+__all__ = ["criteria_app"]
+
+console = Console()
+criteria_app = typer.Typer(help="Care-gap criteria: validate the files, run them all over a city.",
+                           no_args_is_help=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+PURPOSE = "care-gap-identification"
+ActorOption = Annotated[str, typer.Option("--actor", help="Who runs it (logged in the audit log).")]
+RoleOption = Annotated[str, typer.Option("--role", help="The actor's role in the service.")]
+ServiceOption = Annotated[str, typer.Option("--service", help="The service the actor works in.")]
+StoreOption = Annotated[str | None, typer.Option("--store", help="Operational store URL (default: ENNAKOIVA_DB_URL).")]
+
+
+def _authorise(actor: str, role: str, service: str, store: str | None, person: int | None) -> None:
+    """Decide and log the read; refuse with the decision's reason."""
+    settings = Settings(db_url=store) if store else Settings()
+    with open_operational(settings) as ops:
+        decision = ops.gate.decide(Actor(id=actor, role=role, service=service), PURPOSE, person,
+                                   ("population", "health"))
+    if not decision.permit:
+        raise PermissionError(f"access denied under {PURPOSE}: {decision.reason}")
+
+
+def _date(on: str | None) -> date:
+    try:
+        return date.fromisoformat(on) if on else today()
+    except ValueError as exc:
+        raise ValueError(f"--on must be a date YYYY-MM-DD, not {on!r} ({exc})") from None
+
+
+@criteria_app.command()
+@clean_errors
+def validate(
+    directory: Annotated[Path, typer.Argument(help="Folder of criterion YAML files.")] = CRITERIA_DIR,
+    json_out: JsonOption = False,
+) -> None:
+    """Validate and compile every criterion file; the first error names file, line and key."""
+    loaded = load_criteria(directory)
+    ids = [c.compiled.id for c in loaded]
+    if json_out:
+        typer.echo(json.dumps({"valid": ids}, indent=2))
+        return
+    console.print(f"{len(ids)} criteria valid: {', '.join(ids)}")
+
+
+@criteria_app.command()
+@clean_errors
+def run(
+    db: Annotated[Path, typer.Option("--db", help="DuckDB file of the city.")],
+    out: Annotated[Path, typer.Option("--out", help="Result file: .parquet, else CSV.")],
+    criteria: Annotated[Path, typer.Option("--criteria", help="Folder of criterion files.")] = CRITERIA_DIR,
+    on: Annotated[str | None, typer.Option("--on", help="Evaluation date YYYY-MM-DD (default: today).")] = None,
+    actor: ActorOption = "care-gap-run",
+    role: RoleOption = "care-gap-analyst",
+    service: ServiceOption = "health-services",
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Evaluate every criterion for everyone on one date; one row per matched person and criterion.
+
+    The run is one population-level read under the purpose care-gap-identification: it is decided
+    (the actor's role must be among the purpose's data users) and logged before any data is read.
+    """
+    on_date = _date(on)
+    compiled = [c.compiled for c in load_criteria(criteria) if c.spec.status == "active"]  # drafts validate only
+    _authorise(actor, role, service, store, None)
+    started = time.perf_counter()
+    with DuckDBEngine(db, read_only=True) as engine:
+        result = evaluate_criteria(engine, compiled, on_date)
+    seconds = time.perf_counter() - started
+    write_result(result, out)
+    counts = Counter(result["criterion_id"].to_pylist())
+    matched = {c.id: counts.get(c.id, 0) for c in compiled}
+    if json_out:
+        typer.echo(json.dumps({"on": on_date.isoformat(), "out": str(out), "seconds": round(seconds, 3),
+                               "matched": matched}, indent=2))
+        return
+    table = Table(title=f"Care gaps on {on_date}")
+    table.add_column("criterion")
+    table.add_column("persons", justify="right")
+    for cid, n in matched.items():
+        table.add_row(cid, f"{n:,}")
+    console.print(table)
+    console.print(f"{result.num_rows:,} rows in {seconds:.2f} s → {out}")
+
+
+@criteria_app.command()
+@clean_errors
+def explain(
+    db: Annotated[Path, typer.Option("--db", help="DuckDB file of the city.")],
+    person: Annotated[int, typer.Option("--person", help="Person id.")],
+    criteria: Annotated[Path, typer.Option("--criteria", help="Folder of criterion files.")] = CRITERIA_DIR,
+    on: Annotated[str | None, typer.Option("--on", help="Evaluation date YYYY-MM-DD (default: today).")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the texts: fi, sv or en.")] = "en",
+    actor: ActorOption = "care-gap-explain",
+    role: RoleOption = "nurse",
+    service: ServiceOption = "health-services",
+    store: StoreOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Which criteria one person matches on a date, with points and the evidence behind each.
+
+    Reading one patient's data is decided and logged under care-gap-identification first.
+    """
+    if lang not in LANGS:
+        raise ValueError(f"--lang must be one of {', '.join(LANGS)}, not {lang!r}")
+    on_date = _date(on)
+    _authorise(actor, role, service, store, person)
+    loaded = {c.compiled.id: c for c in load_criteria(criteria) if c.spec.status == "active"}
+    with DuckDBEngine(db, read_only=True) as engine:
+        rows = evaluate_criteria(engine, [c.compiled for c in loaded.values()], on_date, person_id=person).to_pylist()
+    for row in rows:
+        spec = loaded[row["criterion_id"]].spec
+        row["evidence"] = json.loads(row["evidence"])
+        row["name"] = spec.names.professional[lang]  # type: ignore[index]  # lang checked above
+        row["rationale"] = spec.rationale.professional[lang]  # type: ignore[index]
+    if json_out:
+        typer.echo(json.dumps({"person_id": person, "on": on_date.isoformat(), "matched": rows}, indent=2,
+                              default=str))
+        return
+    if not rows:
+        console.print(f"person {person}: no criterion matched on {on_date}")
+        return
+    for row in rows:
+        console.print(f"[bold]{row['criterion_id']}[/] ({row['tier']}, {row['points']} points, "
+                      f"{row['action']} at {row['unit_type']}): {row['name']}")
+        console.print(f"  {row['rationale']}")
+        for key, value in row["evidence"].items():
+            console.print(f"  {key}: {value}")

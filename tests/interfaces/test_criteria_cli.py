@@ -1,0 +1,85 @@
+"""``ennakoiva criteria validate|run|explain``: every run decided and logged under the care-gap purpose."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from ennakoiva.domain.criteria import CRITERIA_DIR
+from ennakoiva.interfaces.cli.criteria_commands import criteria_app
+from ennakoiva.platform.operational import open_operational
+
+
+@pytest.fixture(autouse=True)
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own operational store (where the access decisions are logged)."""
+    monkeypatch.setenv("ENNAKOIVA_DB_URL", f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    monkeypatch.setenv("ENNAKOIVA_AUDIT_KEY_FILE", str(tmp_path / "audit.key"))
+    monkeypatch.setenv("ENNAKOIVA_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.jsonl"))
+    return tmp_path
+
+
+def test_validate_the_catalogue() -> None:
+    result = CliRunner().invoke(criteria_app, ["validate", str(CRITERIA_DIR), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "htn-untreated" in json.loads(result.output)["valid"]
+
+
+def test_validate_names_file_and_line(tmp_path: Path) -> None:
+    text = (CRITERIA_DIR / "htn-untreated.yaml").read_text(encoding="utf-8").replace("within: P12M", "within: 12M")
+    (tmp_path / "htn-untreated.yaml").write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(criteria_app, ["validate", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "htn-untreated.yaml:" in result.output and "ISO-8601 duration" in result.output
+
+
+def test_run_writes_results_and_counts(small_city: Any, tmp_path: Path) -> None:
+    out = tmp_path / "gaps.parquet"
+    result = CliRunner().invoke(criteria_app, [
+        "run", "--db", str(small_city.db), "--on", small_city.result.as_of.isoformat(), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    table = pq.read_table(out)
+    assert sum(summary["matched"].values()) == table.num_rows > 0
+    assert set(summary["matched"]) == {p.stem for p in CRITERIA_DIR.glob("*.yaml")}
+
+
+def test_run_rejects_a_bad_date(small_city: Any, tmp_path: Path) -> None:
+    result = CliRunner().invoke(criteria_app, [
+        "run", "--db", str(small_city.db), "--on", "2026-02-30", "--out", str(tmp_path / "x.csv")])
+    assert result.exit_code == 2 and "--on must be a date" in result.output
+
+
+def test_explain_one_person(small_city: Any, tmp_path: Path) -> None:
+    out = tmp_path / "gaps.parquet"
+    on = small_city.result.as_of.isoformat()
+    CliRunner().invoke(criteria_app, ["run", "--db", str(small_city.db), "--on", on, "--out", str(out)])
+    first = pq.read_table(out).slice(0, 1).to_pylist()[0]
+    result = CliRunner().invoke(criteria_app, [
+        "explain", "--db", str(small_city.db), "--on", on, "--person", str(first["person_id"]), "--lang", "fi",
+        "--json"])
+    assert result.exit_code == 0, result.output
+    matched = json.loads(result.output)["matched"]
+    assert first["criterion_id"] in {m["criterion_id"] for m in matched}
+    assert all(m["name"] and isinstance(m["evidence"], dict) for m in matched)
+
+
+def test_a_run_is_one_logged_population_read_and_a_wrong_role_is_refused(small_city: Any, tmp_path: Path) -> None:
+    on = small_city.result.as_of.isoformat()
+    ok = CliRunner().invoke(criteria_app, ["run", "--db", str(small_city.db), "--on", on, "--out",
+                                           str(tmp_path / "g.csv")])
+    assert ok.exit_code == 0, ok.output
+    refused = CliRunner().invoke(criteria_app, ["run", "--db", str(small_city.db), "--on", on, "--out",
+                                                str(tmp_path / "h.csv"), "--role", "teacher"])
+    assert refused.exit_code == 2 and "access denied" in refused.output
+    assert not (tmp_path / "h.csv").exists()
+    with open_operational() as ops:
+        entries = list(ops.audit.entries())
+    assert [(e.purpose_id, e.subject_id, e.decision, e.role) for e in entries] == [
+        ("care-gap-identification", None, "permit", "care-gap-analyst"),
+        ("care-gap-identification", None, "deny", "teacher")]
