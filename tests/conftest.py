@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import uuid4
 
+import duckdb
 import pytest
 
 from ennakoiva.adapters.synth.city import SynthResult
@@ -30,6 +31,14 @@ def small_city(tmp_path_factory: pytest.TempPathFactory) -> SmallCity:
     db, truth = root / "city.duckdb", root / "truth.duckdb"
     result = synthesise_city(db, truth, residents=SMALL_CITY_RESIDENTS, seed=SMALL_CITY_SEED)
     return SmallCity(db, truth, result)
+
+
+@pytest.fixture(scope="session")
+def city_con(small_city: SmallCity) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only DuckDB connection to the small city, shared by the tests that query it directly."""
+    con = duckdb.connect(str(small_city.db), read_only=True)
+    yield con
+    con.close()
 
 
 PG_URL = "postgresql+psycopg://postgres@localhost/test"

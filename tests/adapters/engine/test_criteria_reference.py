@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from criteria_support import CRITERIA_DDL
 
 from ennakoiva.adapters.engine.criteria_sql import evaluate_criteria
 from ennakoiva.adapters.engine.duckdb_engine import DuckDBEngine
@@ -39,15 +40,6 @@ from ennakoiva.domain.criteria.tree import (
 )
 
 Row = tuple[Any, ...]
-DDL = [
-    "CREATE TABLE person (person_id BIGINT, birth_date DATE, sex VARCHAR, death_date DATE, move_out_date DATE, "
-    "moved_in_date DATE)",
-    "CREATE TABLE diagnosis (person_id BIGINT, diagnosis_date DATE, icd10_code VARCHAR)",
-    "CREATE TABLE prescription (person_id BIGINT, atc_code VARCHAR, start_date DATE, end_date DATE)",
-    "CREATE TABLE health_visit (visit_id BIGINT, visit_type VARCHAR)",
-    "CREATE TABLE measurement (person_id BIGINT, visit_id BIGINT, measured_on DATE, code VARCHAR, value DOUBLE, "
-    "unit VARCHAR)",
-]
 OPS: dict[str, Callable[[float, float], bool]] = {
     "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b, "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b}
 
@@ -211,7 +203,7 @@ def _population(rng: random.Random, engine: DuckDBEngine) -> None:
             code, lo, hi, unit = rng.choice(readings)
             rows["measurement"].append((pid, visit, rng.choice([day, day, _day(rng, 2025)]), code,
                                         float(round(rng.uniform(lo, hi))), unit))
-    for ddl in DDL:
+    for ddl in CRITERIA_DDL:
         engine.con.execute(ddl)
     for table, values in rows.items():
         if values:

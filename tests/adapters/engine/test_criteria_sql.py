@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from criteria_support import CRITERIA_DDL
 
 from ennakoiva.adapters.engine.criteria_sql import RESULT_COLUMNS, criteria_sql, evaluate_criteria
 from ennakoiva.adapters.engine.duckdb_engine import DuckDBEngine
@@ -78,20 +79,11 @@ def test_one_query_for_all_criteria() -> None:
 # -- hand-made cases --------------------------------------------------------------------------------
 
 ON = date(2026, 11, 1)
-_DDL = [
-    "CREATE TABLE person (person_id BIGINT, birth_date DATE, sex VARCHAR, death_date DATE, move_out_date DATE, "
-    "moved_in_date DATE)",
-    "CREATE TABLE diagnosis (person_id BIGINT, diagnosis_date DATE, icd10_code VARCHAR)",
-    "CREATE TABLE prescription (person_id BIGINT, atc_code VARCHAR, start_date DATE, end_date DATE)",
-    "CREATE TABLE health_visit (visit_id BIGINT, visit_type VARCHAR)",
-    "CREATE TABLE measurement (person_id BIGINT, visit_id BIGINT, measured_on DATE, code VARCHAR, value DOUBLE, "
-    "unit VARCHAR)",
-]
 
 
 def _run(tmp_path: Path, criterion: str, rows: dict[str, list[tuple[object, ...]]]) -> dict[int, dict[str, object]]:
     with DuckDBEngine(tmp_path / "x.duckdb") as e:
-        for ddl in _DDL:
+        for ddl in CRITERIA_DDL:
             e.con.execute(ddl)
         for table, values in rows.items():
             for v in values:
@@ -181,7 +173,7 @@ def test_exclusions_sex_at_most_and_missing_as_hit(tmp_path: Path) -> None:
     (tmp_path / "custom.yaml").write_text(CUSTOM, encoding="utf-8")
     crit = load_criterion(tmp_path / "custom.yaml").compiled
     with DuckDBEngine(tmp_path / "x.duckdb") as e:
-        for ddl in _DDL:
+        for ddl in CRITERIA_DDL:
             e.con.execute(ddl)
         men = (9, date(1960, 1, 1), "M", None, None, None)
         e.con.executemany("INSERT INTO person VALUES (?, ?, ?, ?, ?, ?)", [_adult(p) for p in range(1, 6)] + [men])

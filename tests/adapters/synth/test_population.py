@@ -11,10 +11,8 @@ from ennakoiva.adapters.synth.sampling import match_sorted
 
 
 @pytest.fixture(scope="module")
-def con(small_city):  # type: ignore[no-untyped-def]
-    c = duckdb.connect(str(small_city.db), read_only=True)
-    yield c
-    c.close()
+def con(city_con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    return city_con
 
 
 def one(con: duckdb.DuckDBPyConnection, query: str) -> object:

@@ -32,10 +32,8 @@ def _paavo() -> dict[str, dict[str, float]]:
 
 
 @pytest.fixture(scope="module")
-def con(small_city) -> duckdb.DuckDBPyConnection:  # type: ignore[no-untyped-def]
-    c = duckdb.connect(str(small_city.db), read_only=True)
-    yield c
-    c.close()
+def con(city_con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    return city_con
 
 
 CURRENT = "death_date IS NULL AND move_out_date IS NULL"

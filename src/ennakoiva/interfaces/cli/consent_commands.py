@@ -14,9 +14,9 @@ from ennakoiva.adapters.engine import DuckDBEngine
 from ennakoiva.domain.clock import now
 from ennakoiva.domain.consent.records import Party, validate_subject_id
 from ennakoiva.interfaces.cli.errors import clean_errors
+from ennakoiva.interfaces.cli.options import JsonOption, StoreOption, settings_for
 from ennakoiva.platform.mydata import resident_view
 from ennakoiva.platform.operational import open_operational
-from ennakoiva.platform.settings import Settings
 
 __all__ = ["audit_app", "consent_app", "mydata_app"]
 
@@ -26,19 +26,20 @@ consent_app = typer.Typer(help="Give, withdraw and list consents (server time; e
 audit_app = typer.Typer(help="Verify and read the tamper-evident audit log.", no_args_is_help=True)
 mydata_app = typer.Typer(help="A resident's own view and export (GDPR Art. 15 and 20).", no_args_is_help=True)
 
-StoreOption = Annotated[str | None, typer.Option("--store", help="Operational store URL (default: ENNAKOIVA_DB_URL).")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 ROLES = ("self", "guardian", "mandate", "caseworker")
-
-
-def _settings(store: str | None) -> Settings:
-    return Settings(db_url=store) if store else Settings()
 
 
 def _party(person: int, role: str, auth: str, channel: str) -> Party:
     if role not in ROLES:
         raise ValueError(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
     return Party.model_validate({"person_id": person, "role": role, "auth_method": auth, "channel": channel})
+
+
+def _show(view: dict[str, Any], json_out: bool) -> None:
+    if json_out:
+        typer.echo(json.dumps(view, indent=2, ensure_ascii=False))
+    else:
+        _print_view(view)
 
 
 def _print_view(view: dict[str, Any]) -> None:
@@ -72,14 +73,11 @@ def give(purpose: Annotated[str, typer.Option("--purpose", help="Purpose id from
         raise ValueError(f"--lang must be fi, sv or en, not {lang!r}")
     parties = tuple(int(p) for p in guardians.split(",")) if guardians else None
     cats = tuple(c.strip() for c in categories.split(",")) if categories else None
-    with open_operational(_settings(store)) as op:
+    with open_operational(settings_for(store)) as op:
         view = op.consents.give(purpose, subject, _party(by, role, auth, channel), language=lang,  # type: ignore[arg-type]
                                 required_parties=parties, categories=cats)
         data = view.as_dict(op.purposes)
-    if json_out:
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-    else:
-        _print_view(data)
+    _show(data, json_out)
 
 
 @consent_app.command("withdraw")
@@ -91,12 +89,9 @@ def withdraw(record_id: Annotated[str, typer.Argument(help="The consent record i
              channel: Annotated[str, typer.Option("--channel")] = "web",
              store: StoreOption = None, json_out: JsonOption = False) -> None:
     """Withdraw a consent: final, for every party; data already used lawfully stays lawful."""
-    with open_operational(_settings(store)) as op:
+    with open_operational(settings_for(store)) as op:
         data = op.consents.withdraw(record_id, _party(by, role, auth, channel)).as_dict(op.purposes)
-    if json_out:
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-    else:
-        _print_view(data)
+    _show(data, json_out)
 
 
 @consent_app.command("list")
@@ -108,7 +103,7 @@ def list_consents(subject: Annotated[str, typer.Option("--subject", help="Pseudo
                   = False,
                   store: StoreOption = None, json_out: JsonOption = False) -> None:
     """A subject's consents with their whole history."""
-    with open_operational(_settings(store)) as op:
+    with open_operational(settings_for(store)) as op:
         found = op.consents.views_of_person(subject) if involving else op.consents.views(subject, purpose)
         views = [v.as_dict(op.purposes) for v in found if purpose is None or v.record.purpose_id == purpose]
     if json_out:
@@ -125,7 +120,7 @@ def list_consents(subject: Annotated[str, typer.Option("--subject", help="Pseudo
 def receipt(record_id: Annotated[str, typer.Argument(help="The consent record id.")],
             store: StoreOption = None) -> None:
     """The consent receipt (Kantara v1.1 / ISO/IEC TS 27560 fields) as JSON."""
-    with open_operational(_settings(store)) as op:
+    with open_operational(settings_for(store)) as op:
         typer.echo(json.dumps(op.consents.receipt(record_id), indent=2, ensure_ascii=False))
 
 
@@ -133,7 +128,7 @@ def receipt(record_id: Annotated[str, typer.Argument(help="The consent record id
 @clean_errors
 def verify(store: StoreOption = None, json_out: JsonOption = False) -> None:
     """Check the whole chain and the signed checkpoints; exit 1 naming the first bad entry."""
-    with open_operational(_settings(store)) as op:
+    with open_operational(settings_for(store)) as op:
         report = op.verify_audit()
     if json_out:
         typer.echo(report.model_dump_json(indent=2))
@@ -149,7 +144,7 @@ def verify(store: StoreOption = None, json_out: JsonOption = False) -> None:
 @clean_errors
 def checkpoint(store: StoreOption = None) -> None:
     """Sign a checkpoint of the chain's head now (kept in the database and the external file)."""
-    with open_operational(_settings(store)) as op:
+    with open_operational(settings_for(store)) as op:
         cp = op.audit.checkpoint(now())
     console.print(f"checkpoint at entry {cp.seq}: {cp.entry_hash[:16]}…")
 
@@ -159,7 +154,7 @@ def checkpoint(store: StoreOption = None) -> None:
 def show(subject: Annotated[str, typer.Option("--subject", help="Whose uses to show (person_id).")],
          store: StoreOption = None, json_out: JsonOption = False) -> None:
     """Every logged decision about one subject (ids and categories only, never values)."""
-    with open_operational(_settings(store)) as op:
+    with open_operational(settings_for(store)) as op:
         entries = op.audit.for_subject(validate_subject_id(subject))
     if json_out:
         typer.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
@@ -181,7 +176,7 @@ def export(subject: Annotated[str, typer.Option("--subject", help="The resident'
            out: Annotated[Path | None, typer.Option("--out", help="Write the JSON here instead of stdout.")] = None,
            store: StoreOption = None) -> None:
     """The resident's export: consents, data held, every use, rights — and a copy of the data."""
-    with open_operational(_settings(store)) as op:
+    with open_operational(settings_for(store)) as op:
         engine = DuckDBEngine(db, read_only=True) if db else None
         try:
             view = resident_view(subject, op.gate, op.consents, engine, op.purposes, include_data=engine is not None)

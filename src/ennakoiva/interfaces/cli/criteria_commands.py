@@ -20,28 +20,25 @@ from ennakoiva.domain.consent.decision import Actor
 from ennakoiva.domain.criteria import CRITERIA_DIR, load_criteria
 from ennakoiva.domain.types import LANGS
 from ennakoiva.interfaces.cli.errors import clean_errors
+from ennakoiva.interfaces.cli.options import JsonOption, StoreOption, settings_for
 from ennakoiva.platform.operational import open_operational
-from ennakoiva.platform.settings import Settings
 
 __all__ = ["criteria_app"]
 
 console = Console()
 criteria_app = typer.Typer(help="Care-gap criteria: validate the files, run them all over a city.",
                            no_args_is_help=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 PURPOSE = "care-gap-identification"
 ActorOption = Annotated[str, typer.Option("--actor", help="Who runs it (logged in the audit log).")]
 RoleOption = Annotated[str, typer.Option("--role", help="The actor's role in the service.")]
 ServiceOption = Annotated[str, typer.Option("--service", help="The service the actor works in.")]
-StoreOption = Annotated[str | None, typer.Option("--store", help="Operational store URL (default: ENNAKOIVA_DB_URL).")]
 
 
 def _authorise(actor: str, role: str, service: str, store: str | None, person: int | None) -> None:
     """Decide and log the read; refuse with the decision's reason."""
-    settings = Settings(db_url=store) if store else Settings()
-    with open_operational(settings) as ops:
+    with open_operational(settings_for(store)) as ops:
         decision = ops.gate.decide(Actor(id=actor, role=role, service=service), PURPOSE, person,
                                    ("population", "health"))
     if not decision.permit:
