@@ -26,6 +26,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_synth.py
 	$(BIN)/python benchmarks/bench_store.py
+	$(BIN)/python benchmarks/bench_drilldown.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -75,3 +75,14 @@ def test_audit_verify_names_the_first_tampered_entry(tmp_path: Path) -> None:
     result = cli(tmp_path, "audit", "verify")
     assert result.returncode == 1
     assert "broken at entry 3" in result.stdout
+
+
+def test_a_consent_can_cover_household_members(tmp_path: Path) -> None:
+    """The daycare-fee consent is about the child but covers the guardians' incomes."""
+    given = cli(tmp_path, "consent", "give", "--purpose", FEE, "--subject", "800", "--by", "81", "--role",
+                "guardian", "--guardians", "81,82", "--covers", "81,82", "--json")
+    assert given.returncode == 0, given.stderr
+    assert json.loads(given.stdout)["covered_subjects"] == [81, 82]
+    bad = cli(tmp_path, "consent", "give", "--purpose", FEE, "--subject", "801", "--by", "81", "--role",
+              "guardian", "--guardians", "81,82", "--covers", "81,someone")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

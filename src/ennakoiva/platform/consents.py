@@ -57,6 +57,7 @@ class ConsentView:
             "waiting_for": list(self.status.waiting_for),
             "valid_until": self.status.valid_until.isoformat() if self.status.valid_until else None,
             "data_categories": list(self.record.data_categories),
+            "covered_subjects": list(self.record.covered_subjects),
             "history": [{"seq": e.seq, "state": e.state.value, "at": e.at.isoformat(), "by": e.party.person_id,
                          "role": e.party.role, "auth": e.party.auth_method, "channel": e.party.channel}
                         for e in self.events],

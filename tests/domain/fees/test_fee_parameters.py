@@ -204,3 +204,28 @@ def test_children_in_ecec_are_household_minors() -> None:
         FeeFamily(adults=2, minor_children=1, children=[child, child.model_copy(update={"name": "b"})])
     with pytest.raises(ValueError, match="unique"):
         FeeFamily(adults=2, minor_children=2, children=[child, child])
+
+
+def test_the_decision_lists_each_parameter_used_with_date_and_reference() -> None:
+    decision = calculate_fees(_family(), date(2025, 3, 1), load_fee_parameters())
+    used = {p.name: p for p in decision.parameters_used}
+    assert set(used) == {"max_fee", "excluded_income", "income_limits", "percentage", "hour_tiers", "min_fee"}
+    assert used["income_limits"].value == "2: 4066, 3: 5245, 4: 5956, 5: 6667, 6: 7376"  # fees.md §2.1
+    assert (used["income_limits"].valid_from, used["income_limits"].reference) == (date(2024, 8, 1),
+                                                                                 "OKM ilmoitus 1062/2023")
+    assert used["max_fee"].value == "311"
+    assert used["hour_tiers"].value == "> 7 h/day: 100 %; > 5 h/day: 80 %; > 0 h/day: 60 %"  # Helsinki [F12]
+    before = calculate_fees(_family(), date(2024, 7, 31), load_fee_parameters())
+    assert {p.name: p.value for p in before.parameters_used}["income_limits"].startswith("2: 3874, 3: 4998")
+
+
+def test_maximum_fee_trace_reads_no_income_limits() -> None:
+    decision = calculate_fees(_family(income=None), date(2026, 9, 1), load_fee_parameters())
+    names = [p.name for p in decision.parameters_used]
+    assert "income_limits" not in names and "max_fee" in names
+    assert {p.name: p.reference for p in decision.parameters_used}["max_fee"] == "OKM ilmoitus 1028/2025"
+
+
+def test_a_gap_names_the_last_date_with_a_value() -> None:
+    with pytest.raises(MissingFeeParameterError, match=r"for 2027-02-01 .* the last date with a value is 2026-07-31"):
+        calculate_fees(_family(), date(2027, 2, 1), load_fee_parameters())

@@ -17,10 +17,11 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from ennakoiva.domain.fees.family import FeeChild, FeeFamily
-from ennakoiva.domain.fees.parameters import FeeParameters, HourTier, InForce, Parameter
+from ennakoiva.domain.fees.parameters import ExcludedIncome, FeeParameters, HourTier, InForce, Parameter
 from ennakoiva.domain.fees.rounding import round_half_up
 
-__all__ = ["ChildFee", "FeeCalculationError", "FeeDecision", "FeeLine", "IncomeBasis", "calculate_fees"]
+__all__ = ["ChildFee", "FeeCalculationError", "FeeDecision", "FeeLine", "IncomeBasis", "UsedParameter",
+           "calculate_fees"]
 
 T = TypeVar("T")
 
@@ -41,6 +42,21 @@ class FeeLine(BaseModel):
     step: str
     text: str
     figure: str
+    reference: str
+
+
+class UsedParameter(BaseModel):
+    """A parameter the decision read: its value in force, the date it took effect and its reference.
+
+    Kept on the decision so the family (and the CLI's trace) can see exactly which dated values of
+    the law and of the municipality produced the fee.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: str
+    valid_from: date
     reference: str
 
 
@@ -71,6 +87,7 @@ class FeeDecision(BaseModel):
     total: int
     lines: list[FeeLine]
     parameters_valid_from: date
+    parameters_used: list[UsedParameter] = []
 
     def summary(self) -> dict[str, object]:
         """The short JSON shape the CLI prints: children youngest first, total, parameter date.
@@ -95,6 +112,29 @@ class FeeDecision(BaseModel):
         return "\n".join(out)
 
 
+def _value_text(value: object) -> str:
+    """A parameter value as one readable string (limits by family size, hour tiers, rates).
+
+    >>> _value_text({2: Decimal(4066), 3: Decimal(5245)})
+    '2: 4066, 3: 5245'
+    >>> _value_text([HourTier(over_hours_per_day=Decimal(7), rate=Decimal("1.00"))])
+    '> 7 h/day: 100 %'
+    """
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, list):
+        parts = []
+        for item in value:
+            if isinstance(item, HourTier):
+                parts.append(f"> {item.over_hours_per_day} h/day: {_pct(item.rate)}")
+            elif isinstance(item, ExcludedIncome):
+                parts.append(item.label)
+            else:
+                parts.append(str(item))
+        return "; ".join(parts)
+    return str(value)
+
+
 def _eur(amount: Decimal | int) -> str:
     return f"{amount} €"
 
@@ -109,10 +149,13 @@ class _Reader:
     def __init__(self, on: date) -> None:
         self.on = on
         self.starts: list[date] = []
+        self.used: dict[str, UsedParameter] = {}
 
     def get(self, param: Parameter[T], name: str) -> InForce[T]:
         found = param.at(name, self.on)
         self.starts.append(found.valid_from)
+        self.used.setdefault(name, UsedParameter(name=name, value=_value_text(found.value),
+                                                 valid_from=found.valid_from, reference=found.reference))
         return found
 
 
@@ -283,4 +326,4 @@ def calculate_fees(family: FeeFamily, on: date, parameters: FeeParameters) -> Fe
     return FeeDecision(on=on, municipality=parameters.municipal.municipality, family_size=family.size,
                        income_basis=basis, counted_income=counted, income_limit=limit, full_time_fee=full_time,
                        children=children, total=sum(c.fee for c in children), lines=lines,
-                       parameters_valid_from=max(read.starts))
+                       parameters_valid_from=max(read.starts), parameters_used=list(read.used.values()))

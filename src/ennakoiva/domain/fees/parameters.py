@@ -9,7 +9,7 @@ before it. An entry whose value is ``null`` is a *known gap* (e.g. the income li
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
@@ -86,10 +86,12 @@ class Parameter(BaseModel, Generic[T]):
                                       f"cannot calculate a fee on {on.isoformat()}")
         start, entry = found
         if entry.value is None:
+            earlier = [d for d in self.values if d < start and self.values[d].value is not None]
+            last = f"; the last date with a value is {(start - timedelta(days=1)).isoformat()}" if earlier else ""
             raise MissingFeeParameterError(
                 f"fee parameter '{name}' for {on.isoformat()} is not available: the entry from "
                 f"{start.isoformat()} ({entry.reference}) is empty — {entry.note}; refusing to fall back "
-                "to an earlier value")
+                f"to an earlier value{last}")
         return InForce(name, entry.value, start, entry.reference)
 
 

@@ -67,15 +67,19 @@ def give(purpose: Annotated[str, typer.Option("--purpose", help="Purpose id from
          channel: Annotated[str, typer.Option("--channel", help="web, sms, caseworker or paper.")] = "web",
          categories: Annotated[str | None, typer.Option("--categories", help="Subset of the purpose's categories.")]
          = None,
+         covers: Annotated[str | None, typer.Option(
+             "--covers", help="Household members whose data the consent also covers, e.g. the guardians' "
+                              "incomes for a daycare fee: 11,12.")] = None,
          store: StoreOption = None, json_out: JsonOption = False) -> None:
     """Give consent (or add the second guardian's consent to a pending one)."""
     if lang not in ("fi", "sv", "en"):
         raise ValueError(f"--lang must be fi, sv or en, not {lang!r}")
     parties = tuple(int(p) for p in guardians.split(",")) if guardians else None
     cats = tuple(c.strip() for c in categories.split(",")) if categories else None
+    covered = tuple(int(p) for p in covers.split(",")) if covers else ()
     with open_operational(settings_for(store)) as op:
         view = op.consents.give(purpose, subject, _party(by, role, auth, channel), language=lang,  # type: ignore[arg-type]
-                                required_parties=parties, categories=cats)
+                                required_parties=parties, covered_subjects=covered, categories=cats)
         data = view.as_dict(op.purposes)
     _show(data, json_out)
 

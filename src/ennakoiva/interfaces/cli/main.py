@@ -16,7 +16,11 @@ from ennakoiva.adapters.synth.city import DEFAULT_AS_OF
 from ennakoiva.interfaces.cli.consent_commands import audit_app, consent_app, mydata_app
 from ennakoiva.interfaces.cli.criteria_commands import criteria_app
 from ennakoiva.interfaces.cli.errors import clean_errors
+from ennakoiva.interfaces.cli.fee_commands import fee_app
 from ennakoiva.interfaces.cli.load_command import load
+from ennakoiva.interfaces.cli.report_commands import drilldown_command, map_command, opendata_app, report_command
+from ennakoiva.interfaces.cli.services_commands import services_app
+from ennakoiva.interfaces.cli.sms_commands import sms_app
 from ennakoiva.platform.demo_consent import consent_story
 from ennakoiva.platform.inspection import database_info, export_database
 from ennakoiva.platform.settings import Settings
@@ -139,6 +143,13 @@ app.add_typer(consent_app, name="consent")
 app.add_typer(audit_app, name="audit")
 app.add_typer(mydata_app, name="mydata")
 app.add_typer(criteria_app, name="criteria")
+app.command("report")(report_command)
+app.command("drilldown")(drilldown_command)
+app.command("map")(map_command)
+app.add_typer(opendata_app, name="opendata")
+app.add_typer(services_app, name="services")
+app.add_typer(sms_app, name="sms")
+app.add_typer(fee_app, name="fee")
 
 
 def run() -> None:
