@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -30,6 +32,17 @@ def test_validate_the_catalogue() -> None:
     assert "htn-untreated" in json.loads(result.output)["valid"]
 
 
+def test_validate_runs_the_fixtures_and_fails_on_a_wrong_one(tmp_path: Path) -> None:
+    result = CliRunner().invoke(criteria_app, ["validate", str(CRITERIA_DIR), "--json"])
+    assert json.loads(result.output)["fixtures"] >= 40 and json.loads(result.output)["failed"] == []
+    text = (CRITERIA_DIR / "htn-untreated.yaml").read_text(encoding="utf-8")
+    text = text.replace("    - name: over 85\n      expect: no_hit", "    - name: over 85\n      expect: hit", 1)
+    (tmp_path / "htn-untreated.yaml").write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(criteria_app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "htn-untreated / over 85: expected hit, got no_hit" in result.output
+
+
 def test_validate_names_file_and_line(tmp_path: Path) -> None:
     text = (CRITERIA_DIR / "htn-untreated.yaml").read_text(encoding="utf-8").replace("within: P12M", "within: 12M")
     (tmp_path / "htn-untreated.yaml").write_text(text, encoding="utf-8")
@@ -47,6 +60,41 @@ def test_run_writes_results_and_counts(small_city: Any, tmp_path: Path) -> None:
     table = pq.read_table(out)
     assert sum(summary["matched"].values()) == table.num_rows > 0
     assert set(summary["matched"]) == {p.stem for p in CRITERIA_DIR.glob("*.yaml")}
+
+
+def test_run_writes_ranked_outreach_lists_and_district_counts(small_city: Any, tmp_path: Path) -> None:
+    out, lists = tmp_path / "gaps.parquet", tmp_path / "lists"
+    result = CliRunner().invoke(criteria_app, [
+        "run", "--db", str(small_city.db), "--on", small_city.result.as_of.isoformat(), "--out", str(out),
+        "--lists", str(lists), "--json"])
+    assert result.exit_code == 0, result.output
+    gaps = pq.read_table(out).to_pylist()
+    outreach = pacsv.read_csv(lists / "outreach.csv").to_pylist()
+    # one row per person, on exactly one station's list, with the sum of their points
+    assert sorted(r["person_id"] for r in outreach) == sorted({g["person_id"] for g in gaps})
+    points: dict[int, int] = {}
+    for g in gaps:
+        points[g["person_id"]] = points.get(g["person_id"], 0) + g["points"]
+    assert all(r["points"] == points[r["person_id"]] for r in outreach)
+    assert {r["unit_name"] for r in outreach if r["unit_id"] is None} <= {"unassigned"}
+    assert any(r["unit_id"] is not None for r in outreach)
+    rank = {"critical": 2, "warning": 1, "info": 0}
+    by_unit: dict[int, list[dict[str, Any]]] = {}
+    for r in outreach:
+        by_unit.setdefault(r["unit_id"], []).append(r)
+    for rows in by_unit.values():
+        assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+        keys = [(-rank[r["tier"]], -r["points"], r["person_id"]) for r in rows]
+        assert keys == sorted(keys)
+    assert json.loads(result.output)["lists"]["persons_by_station"] == {
+        rows[0]["unit_name"]: len(rows) for rows in by_unit.values()}
+    counts = pacsv.read_csv(lists / "district_counts.csv", convert_options=pacsv.ConvertOptions(
+        column_types={"district_code": pa.string()})).to_pylist()
+    matched = json.loads(result.output)["matched"]
+    per_criterion: dict[str, int] = {}
+    for c in counts:
+        per_criterion[c["criterion_id"]] = per_criterion.get(c["criterion_id"], 0) + c["persons"]
+    assert per_criterion == {k: v for k, v in matched.items() if v}
 
 
 def test_run_rejects_a_bad_date(small_city: Any, tmp_path: Path) -> None:

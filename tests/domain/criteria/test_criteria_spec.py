@@ -37,7 +37,10 @@ def _error(tmp_path: Path, old: str, new: str) -> tuple[str, str]:
 
 def test_the_catalogue_validates_and_holds_the_planted_criteria() -> None:
     loaded = load_criteria()
-    assert {c.compiled.id for c in loaded} == PLANTED
+    ids = {c.compiled.id for c in loaded}
+    assert ids >= PLANTED
+    assert len(ids) >= 20, "the issue asks for a library of at least 20 criteria"
+    assert all(c.spec.source.strip() for c in loaded)
     for c in loaded:
         assert c.path.stem == c.compiled.id
         assert c.compiled.evidence, c.compiled.id

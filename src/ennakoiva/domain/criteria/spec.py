@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ennakoiva.domain.criteria.durations import DurationText
+from ennakoiva.domain.criteria.fixtures import FixtureSpec
 from ennakoiva.domain.types import LANGS, Lang
 
 __all__ = [
@@ -186,7 +187,7 @@ class PrioritySpec(_Strict):
 
 class Action(_Strict):
     code: Literal["invite-doctor", "invite-nurse", "invite-diabetes-nurse", "home-bp-series",
-                  "invite-exercise-group"]
+                  "invite-exercise-group", "medication-review"]
     unit_type: Literal["health_station", "diabetes_clinic", "home_care"]
     extra: list[str] = []
 
@@ -204,3 +205,4 @@ class CriterionSpec(_Strict):
     condition: ConditionSpec
     priority: PrioritySpec
     action: Action
+    tests: FixtureSpec | None = None     # residents in -> expected match; required of active criteria by the tests

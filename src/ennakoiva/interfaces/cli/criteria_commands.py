@@ -14,10 +14,13 @@ from rich.console import Console
 from rich.table import Table
 
 from ennakoiva.adapters.engine import DuckDBEngine
+from ennakoiva.adapters.engine.criteria_fixtures import run_fixtures
+from ennakoiva.adapters.engine.criteria_outreach import district_counts, outreach_lists
 from ennakoiva.adapters.engine.criteria_sql import evaluate_criteria, write_result
 from ennakoiva.domain.clock import today
 from ennakoiva.domain.consent.decision import Actor
 from ennakoiva.domain.criteria import CRITERIA_DIR, load_criteria
+from ennakoiva.domain.criteria.evidence import evidence_lines
 from ennakoiva.domain.types import LANGS
 from ennakoiva.interfaces.cli.errors import clean_errors
 from ennakoiva.interfaces.cli.options import JsonOption, StoreOption, settings_for
@@ -56,15 +59,29 @@ def _date(on: str | None) -> date:
 @clean_errors
 def validate(
     directory: Annotated[Path, typer.Argument(help="Folder of criterion YAML files.")] = CRITERIA_DIR,
+    fixtures: Annotated[bool, typer.Option("--fixtures/--no-fixtures",
+                                           help="Also run each criterion's tests: cases.")] = True,
     json_out: JsonOption = False,
 ) -> None:
-    """Validate and compile every criterion file; the first error names file, line and key."""
+    """Validate and compile every criterion file, then run its fixtures; the first error names file, line and key.
+
+    Exits 1 when a fixture fails (each failure named by criterion and case).
+    """
     loaded = load_criteria(directory)
     ids = [c.compiled.id for c in loaded]
+    outcomes = run_fixtures(loaded) if fixtures else []
+    failed = [o for o in outcomes if not o.passed]
     if json_out:
-        typer.echo(json.dumps({"valid": ids}, indent=2))
-        return
-    console.print(f"{len(ids)} criteria valid: {', '.join(ids)}")
+        typer.echo(json.dumps({"valid": ids, "fixtures": len(outcomes),
+                               "failed": [o.describe() for o in failed]}, indent=2))
+    else:
+        console.print(f"{len(ids)} criteria valid: {', '.join(ids)}")
+        if fixtures:
+            console.print(f"{len(outcomes) - len(failed)} of {len(outcomes)} fixture cases pass")
+        for o in failed:
+            console.print(f"[red]FAIL[/] {o.describe()}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
 
 
 @criteria_app.command()
@@ -74,6 +91,8 @@ def run(
     out: Annotated[Path, typer.Option("--out", help="Result file: .parquet, else CSV.")],
     criteria: Annotated[Path, typer.Option("--criteria", help="Folder of criterion files.")] = CRITERIA_DIR,
     on: Annotated[str | None, typer.Option("--on", help="Evaluation date YYYY-MM-DD (default: today).")] = None,
+    lists: Annotated[Path | None, typer.Option(
+        "--lists", help="Also write outreach.csv (ranked per health station) and district_counts.csv here.")] = None,
     actor: ActorOption = "care-gap-run",
     role: RoleOption = "care-gap-analyst",
     service: ServiceOption = "health-services",
@@ -90,14 +109,24 @@ def run(
     _authorise(actor, role, service, store, None)
     started = time.perf_counter()
     with DuckDBEngine(db, read_only=True) as engine:
-        result = evaluate_criteria(engine, compiled, on_date)
-    seconds = time.perf_counter() - started
+        with console.status(f"Evaluating {len(compiled)} criteria …"):
+            result = evaluate_criteria(engine, compiled, on_date)
+        seconds = time.perf_counter() - started
+        stations: dict[str, int] = {}
+        if lists is not None:
+            outreach = outreach_lists(engine, result, on_date)
+            write_result(outreach, lists / "outreach.csv")
+            write_result(district_counts(engine, result), lists / "district_counts.csv")
+            stations = dict(Counter(str(u) for u in outreach["unit_name"].to_pylist()))
     write_result(result, out)
     counts = Counter(result["criterion_id"].to_pylist())
     matched = {c.id: counts.get(c.id, 0) for c in compiled}
     if json_out:
-        typer.echo(json.dumps({"on": on_date.isoformat(), "out": str(out), "seconds": round(seconds, 3),
-                               "matched": matched}, indent=2))
+        summary: dict[str, object] = {"on": on_date.isoformat(), "out": str(out), "seconds": round(seconds, 3),
+                                      "matched": matched}
+        if lists is not None:
+            summary["lists"] = {"dir": str(lists), "persons_by_station": stations}
+        typer.echo(json.dumps(summary, indent=2))
         return
     table = Table(title=f"Care gaps on {on_date}")
     table.add_column("criterion")
@@ -106,6 +135,8 @@ def run(
         table.add_row(cid, f"{n:,}")
     console.print(table)
     console.print(f"{result.num_rows:,} rows in {seconds:.2f} s → {out}")
+    if lists is not None:
+        console.print(f"outreach lists for {len(stations)} health stations → {lists}")
 
 
 @criteria_app.command()
@@ -136,6 +167,7 @@ def explain(
     for row in rows:
         spec = loaded[row["criterion_id"]].spec
         row["evidence"] = json.loads(row["evidence"])
+        row["explanation"] = evidence_lines(loaded[row["criterion_id"]].compiled, row["evidence"])
         row["name"] = spec.names.professional[lang]  # type: ignore[index]  # lang checked above
         row["rationale"] = spec.rationale.professional[lang]  # type: ignore[index]
     if json_out:
@@ -149,5 +181,5 @@ def explain(
         console.print(f"[bold]{row['criterion_id']}[/] ({row['tier']}, {row['points']} points, "
                       f"{row['action']} at {row['unit_type']}): {row['name']}")
         console.print(f"  {row['rationale']}")
-        for key, value in row["evidence"].items():
-            console.print(f"  {key}: {value}")
+        for line in row["explanation"]:
+            console.print(f"  {line}", highlight=False)
