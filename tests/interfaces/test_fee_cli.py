@@ -19,6 +19,7 @@ from typer.testing import CliRunner, Result
 from ennakoiva.adapters.engine import DuckDBEngine
 from ennakoiva.domain.clock import today
 from ennakoiva.domain.consent.records import Party
+from ennakoiva.interfaces.cli import fee_commands
 from ennakoiva.interfaces.cli.main import app
 from ennakoiva.platform.operational import open_operational
 from ennakoiva.platform.settings import Settings
@@ -28,6 +29,8 @@ WORKED = "2025-03-01"  # fees.md §5: rules of 1.8.2024 – 31.7.2026
 
 
 def fee(*args: str, env: dict[str, str] | None = None) -> Result:
+    # the module's Rich console fixed its width when first imported, whatever COLUMNS says now
+    fee_commands.console.width = 160
     return CliRunner().invoke(app, ["fee", *args], env={"COLUMNS": "160", **(env or {})})
 
 

@@ -6,7 +6,9 @@ import os
 import secrets
 import stat
 from pathlib import Path
+from typing import Literal
 
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["AUDIT_KEY_BYTES", "Settings", "load_or_create_key"]
@@ -29,6 +31,20 @@ class Settings(BaseSettings):
       is also written to, so that a truncated and re-chained database tail is detected. Put it on
       storage the database role cannot rewrite (another volume, WORM storage, a log shipper).
     - ``audit_checkpoint_every``: a checkpoint is signed after this many new audit entries.
+    - web service (``ennakoiva serve``): ``auth_mode`` ``demo`` (named demo users, a login form and
+      signed session tokens; ``session_secret`` and ``demo_password`` are generated per run unless
+      set in the environment) or ``oidc`` (bearer JWTs verified against ``oidc_issuer``,
+      ``oidc_audience`` and ``oidc_jwks_url`` or ``oidc_jwks_file``; the role comes from the
+      ``oidc_roles_claim``, a resident's person id from ``oidc_person_claim``). ``aggregates_file``
+      holds the overview's precomputed figures (default: ``<city>.overview.json``);
+      ``webhook_rate_per_s``/``webhook_burst`` is the token bucket of the public webhooks.
+    - ``sms_gateway``: ``simulator`` (the embedded default, a local SMS centre in
+      ``sms_simulator_file``) or ``http`` (a real provider at ``sms_http_url``, authenticated by
+      ``sms_http_token`` or ``sms_http_username``/``sms_http_password``; its webhooks are signed with
+      ``sms_webhook_secret``). ``sms_max_segments`` caps the parts of any message;
+      ``outbox_lease_seconds`` is how long a claimed message waits before another sender may retry it.
+      ``sms_demo_answer_rate``/``sms_demo_accept_rate`` are how the demo's simulated families behave;
+      ``letter_batch_dir`` receives the fallback channel's letter batches (no phone, SMS undeliverable).
     """
 
     model_config = SettingsConfigDict(env_prefix="ENNAKOIVA_", frozen=True)
@@ -42,6 +58,35 @@ class Settings(BaseSettings):
     audit_key_file: Path = Path("ennakoiva-audit.key")
     audit_checkpoint_file: Path = Path("ennakoiva-audit-checkpoints.jsonl")
     audit_checkpoint_every: int = 10_000
+    employment_models: Path = Path("ennakoiva-models/employment")   # model registry of Employment service 2.0
+    sms_gateway: str = "simulator"
+    sms_simulator_file: Path = Path("ennakoiva-sms-simulator.sqlite3")
+    sms_http_url: str | None = None
+    sms_http_token: SecretStr | None = None
+    sms_http_username: str | None = None
+    sms_http_password: SecretStr | None = None
+    sms_webhook_secret: SecretStr | None = None
+    sms_sender: str = "Helsinki"
+    sms_max_segments: int = 2
+    outbox_lease_seconds: float = 60.0
+    letter_batch_dir: Path = Path("ennakoiva-letters")   # the fallback channel's batch files (suomi.fi / print)
+    sms_demo_answer_rate: float = Field(default=0.93, ge=0.0, le=1.0)
+    sms_demo_accept_rate: float = Field(default=0.9, ge=0.0, le=1.0)
+    # web service (issue #7): "demo" = named demo users with a login form; "oidc" = verify bearer JWTs
+    auth_mode: Literal["demo", "oidc"] = "demo"
+    session_secret: SecretStr | None = None     # signs session cookies; a fresh one per run when unset
+    demo_password: SecretStr | None = None      # the demo users' password; a fresh one per run when unset
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_jwks_file: Path | None = None
+    oidc_roles_claim: str = "roles"             # list of Ennakoiva roles in the token
+    oidc_person_claim: str = "person_id"        # a resident's pseudonymous person id in the token
+    aggregates_file: Path | None = None         # overview figures; default: next to the city database
+    # token bucket of the public webhooks, per client: an SMS provider posts a whole campaign's replies
+    # from a few addresses within minutes (6 000 in the pre-school burst), so the bucket is sized for that
+    webhook_rate_per_s: float = 500.0
+    webhook_burst: int = 2000
 
     def audit_key(self, *, create: bool = True) -> bytes:
         """The checkpoint signing key from ``audit_key_file``, created (0600) if missing."""

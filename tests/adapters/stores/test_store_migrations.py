@@ -16,8 +16,14 @@ from ennakoiva.adapters.stores.database import normalise_url
 from ennakoiva.adapters.stores.migrate import MIGRATIONS, downgrade, sql_script
 from ennakoiva.adapters.stores.schema import metadata
 
-TABLES = {"consent_record", "consent_event", "consent_person", "audit_entry", "audit_checkpoint", "alembic_version"}
-HEAD = "0002"
+TABLES = {
+    "consent_record", "consent_event", "consent_person", "audit_entry", "audit_checkpoint",  # 0001, 0002
+    "campaign", "offer", "offer_recipient", "offer_transition", "outbox_message", "delivery_report",  # 0003
+    "inbound_reply",
+    "employment_registration", "employment_suggestion", "employment_decision",  # 0004
+    "alembic_version",
+}
+HEAD = "0005"  # 0005_outbox_channel adds a column, no table
 
 
 def test_upgrade_from_empty_to_head_matches_the_declared_schema(store_url: str) -> None:

@@ -66,6 +66,7 @@ def test_catalogue_ships_the_five_purposes_with_their_bases() -> None:
         "care-gap-identification": LegalBasis.PUBLIC_TASK,
         "employment-service-recommendations": LegalBasis.PUBLIC_TASK,
         "open-data-statistics": LegalBasis.STATISTICS, "resident-own-data": LegalBasis.LEGAL_OBLIGATION,
+        "ecec-fee-information": LegalBasis.LEGAL_OBLIGATION,
     }
     fee = PURPOSES[FEE]
     assert fee.both_guardians_required and fee.alternative_route and fee.consent_validity_days == 365

@@ -79,6 +79,25 @@ def test_consent_must_agree_with_the_purpose(edited: Edit) -> None:
         load_services(path.parent)
 
 
+def test_the_fee_campaign_runs_under_a_non_consent_purpose_and_consents_for_the_check() -> None:
+    fee = load_service("daycare-fee-reduced")
+    assert (fee.purpose, fee.consent_purpose) == ("ecec-fee-information", "daycare-fee-income-check")
+    assert MessageKind.PROPOSAL in fee.templates and MessageKind.PROPOSAL not in PRESCHOOL.templates
+    text = fee.render("proposal", "fi", child_name="3.4.2025", proposed_fee="145", unit_name="Päiväkoti Ruusu").text
+    assert "145 €/kk" in text and "Päiväkoti Ruusu" in text
+
+
+def test_a_consent_step_cannot_be_the_campaign_purpose(edited: Edit) -> None:
+    path = edited("daycare-fee-reduced", lambda t: t.replace("purpose: ecec-fee-information",
+                                                             "purpose: daycare-fee-income-check"))
+    with pytest.raises(CatalogueError, match=r"consent_purpose: the consented step needs its own purpose"):
+        load_services(path.parent)
+    path = edited("daycare-fee-reduced", lambda t: t.replace("consent_purpose: daycare-fee-income-check",
+                                                             "consent_purpose: preschool-offer"))
+    with pytest.raises(CatalogueError, match=rf"{path}:{line_of(path, 'consent_purpose: ')}: .*not consent"):
+        load_services(path.parent)
+
+
 def test_unknown_table_in_the_data_justification(edited: Edit) -> None:
     path = edited("preschool-offer", lambda t: t.replace("data: [person,", "data: [persons,"))
     with pytest.raises(CatalogueError, match=r"unknown tables \['persons'\]"):
@@ -162,7 +181,7 @@ def test_empty_folder(tmp_path: Path) -> None:
 FIELDS = {"child_name": "Aino", "unit_name": "Päiväkoti Kotikallio", "reply_by": date(2027, 1, 22)}
 
 
-@pytest.mark.parametrize("kind", list(MessageKind))
+@pytest.mark.parametrize("kind", [k for k in MessageKind if k is not MessageKind.PROPOSAL])
 @pytest.mark.parametrize("lang", ["fi", "sv", "en"])
 def test_every_preschool_message_renders_gsm7_within_two_parts(kind: MessageKind, lang: str) -> None:
     msg = load_service("preschool-offer").render(kind, lang, **FIELDS)  # type: ignore[arg-type]

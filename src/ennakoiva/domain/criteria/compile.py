@@ -147,6 +147,10 @@ def compile_criterion(spec: CriterionSpec) -> CompiledCriterion:
     """The criterion as a condition tree; unknown or unused code sets and definitions are errors."""
     c = _Compiler(spec)
     condition = c.node(spec.condition, ("condition",))
+    if spec.gap_closed_when is not None:
+        closed = Named("gap_closed_when", c.node(spec.gap_closed_when, ("gap_closed_when",)))
+        c.used_defines.append(closed)
+        condition = AllOf((condition, NoneOf((closed,))))
     bonuses = tuple(Bonus(c.node(b.when, ("priority", "bonus", i, "when")), b.add)
                     for i, b in enumerate(spec.priority.bonus))
     for name in spec.define:

@@ -203,6 +203,9 @@ class CriterionSpec(_Strict):
     codesets: dict[str, CodeSetSpec] = Field(min_length=1)
     define: dict[str, ConditionSpec] = {}
     condition: ConditionSpec
+    # the gap is closed (the person drops off the list) when this holds, whatever ``condition`` says:
+    # kept apart so a reviewer sees the "done" rule, and the evidence names it when it is what is missing
+    gap_closed_when: ConditionSpec | None = None
     priority: PrioritySpec
     action: Action
     tests: FixtureSpec | None = None     # residents in -> expected match; required of active criteria by the tests

@@ -2,7 +2,9 @@
 
 Beyond the model's own checks, loading ties a definition to the rest of the catalogue: its purpose
 must exist in ``catalogue/purposes``, the justification's ``consent_needed`` must agree with the
-purpose's legal basis, the data it names must be registry tables, and a care-gap trigger may only
+legal basis of the purpose the consented step runs under (``consent_purpose`` when the service has
+one — the campaign's own ``purpose`` must then not be consent-based: a population read cannot wait
+for consents), the data it names must be registry tables, and a care-gap trigger may only
 name criteria that exist. A definition that fails any of these is never returned, so nothing can run
 a service without its justifications.
 """
@@ -35,10 +37,25 @@ def _cross_check(doc: LoadedYaml, service: ServiceDefinition, purposes: dict[str
     if purpose is None:
         raise _fail(doc, ("purpose",), f"unknown purpose '{service.purpose}' (known: {sorted(purposes)})")
     data = service.justifications.data_and_right
-    if data.consent_needed != purpose.needs_consent:
+    if service.consent_purpose is not None:
+        consented = purposes.get(service.consent_purpose)
+        if consented is None:
+            raise _fail(doc, ("consent_purpose",), f"unknown purpose '{service.consent_purpose}' "
+                                                   f"(known: {sorted(purposes)})")
+        if not consented.needs_consent:
+            raise _fail(doc, ("consent_purpose",), f"purpose '{consented.id}' has legal basis "
+                                                   f"{consented.legal_basis.value}, not consent")
+        if purpose.needs_consent:
+            raise _fail(doc, ("purpose",), f"purpose '{purpose.id}' needs consent: the campaign's population "
+                                           "read cannot run under it (name a public-task or legal-obligation "
+                                           "purpose here and the consented step in consent_purpose)")
+        basis = consented
+    else:
+        basis = purpose
+    if data.consent_needed != basis.needs_consent:
         raise _fail(doc, ("justifications", "data_and_right", "consent_needed"),
-                    f"consent_needed is {str(data.consent_needed).lower()} but purpose '{purpose.id}' has legal "
-                    f"basis {purpose.legal_basis.value}")
+                    f"consent_needed is {str(data.consent_needed).lower()} but purpose '{basis.id}' has legal "
+                    f"basis {basis.legal_basis.value}")
     unknown = [t for t in data.data if t not in registry.tables]
     if unknown:
         raise _fail(doc, ("justifications", "data_and_right", "data"), f"unknown tables {unknown}")

@@ -72,6 +72,12 @@ class MessageKind(StrEnum):
     CONFLICT_HELD = "conflict_held"
     EXPIRED = "expired"
     RESEND = "resend"   # the offer again, in the language the resident asked for (renders ``offer``)
+    # The result of the consented step (e.g. the proposed fee and place), sent once the resident has
+    # given consent in the e-service; only services with a ``consent_purpose`` have (and need) it.
+    PROPOSAL = "proposal"
+
+
+_OPTIONAL_KINDS = frozenset({MessageKind.RESEND, MessageKind.PROPOSAL})
 
 
 class Action(StrEnum):
@@ -215,6 +221,10 @@ class ServiceDefinition(_Strict):
     version: int = Field(ge=1)
     names: Texts
     purpose: str = Field(pattern=r"^[a-z][a-z0-9-]{1,79}$")
+    # The purpose the campaign's population read and messages run under is ``purpose`` (never a
+    # consent-based one: a population read cannot wait for consents); the step that needs the
+    # resident's consent (e.g. the income check) runs under ``consent_purpose``, given in the e-service.
+    consent_purpose: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{1,79}$")
     legal_basis: tuple[LegalReference, ...] = Field(min_length=1)
     justifications: Justifications
     trigger: Trigger
@@ -262,12 +272,24 @@ class ServiceDefinition(_Strict):
     def _template_kinds(cls, v: dict[MessageKind, Texts]) -> dict[MessageKind, Texts]:
         if MessageKind.RESEND in v:
             raise ValueError("'resend' has no template of its own: it sends the 'offer' template")
-        missing = [k.value for k in MessageKind if k is not MessageKind.RESEND and k not in v]
+        missing = [k.value for k in MessageKind if k not in _OPTIONAL_KINDS and k not in v]
         if missing:
             raise ValueError(f"templates missing for {missing}")
         for kind, texts in v.items():
             _all_langs(texts, f"templates.{kind.value}")
         return v
+
+    @model_validator(mode="after")
+    def _proposal_with_consent_step(self) -> ServiceDefinition:
+        has = MessageKind.PROPOSAL in self.templates
+        if self.consent_purpose is not None and not has:
+            raise LocatedError(("templates",), "a service with a consent_purpose needs a 'proposal' template "
+                                               "(what the consented step results in)")
+        if self.consent_purpose is None and has:
+            raise LocatedError(("templates", "proposal"), "only a service with a consent_purpose sends a proposal")
+        if self.consent_purpose is not None and self.consent_purpose == self.purpose:
+            raise LocatedError(("consent_purpose",), "the consented step needs its own purpose, not the campaign's")
+        return self
 
     @model_validator(mode="after")
     def _reminders_before_deadline(self) -> ServiceDefinition:

@@ -13,12 +13,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ennakoiva.adapters.synth.city import DEFAULT_AS_OF
+from ennakoiva.interfaces.cli.analyze_commands import analyze_app
+from ennakoiva.interfaces.cli.campaign_commands import campaign_app, show_campaign_story
 from ennakoiva.interfaces.cli.consent_commands import audit_app, consent_app, mydata_app
 from ennakoiva.interfaces.cli.criteria_commands import criteria_app
+from ennakoiva.interfaces.cli.employment_commands import employment_app
 from ennakoiva.interfaces.cli.errors import clean_errors
 from ennakoiva.interfaces.cli.fee_commands import fee_app
 from ennakoiva.interfaces.cli.load_command import load
+from ennakoiva.interfaces.cli.model_commands import model_app
 from ennakoiva.interfaces.cli.report_commands import drilldown_command, map_command, opendata_app, report_command
+from ennakoiva.interfaces.cli.serve_commands import serve, serve_demo
 from ennakoiva.interfaces.cli.services_commands import services_app
 from ennakoiva.interfaces.cli.sms_commands import sms_app
 from ennakoiva.platform.demo_consent import consent_story
@@ -116,7 +121,9 @@ def export(db: DbOption = Path("ennakoiva.duckdb"),
 @app.command()
 @clean_errors
 def demo(residents: Annotated[int, typer.Option("--residents", "-n", min=100)] = 100_000,
-         seed: Annotated[int, typer.Option("--seed")] = 1) -> None:
+         seed: Annotated[int, typer.Option("--seed")] = 1,
+         no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after the summary (tests, CI).")] = False,
+         port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000) -> None:
     """Synthesise the default city into ./demo and show what it holds."""
     settings = Settings()
     db, truth = settings.demo_dir / "city.duckdb", settings.demo_dir / "truth.duckdb"
@@ -136,13 +143,20 @@ def demo(residents: Annotated[int, typer.Option("--residents", "-n", min=100)] =
     for step, outcome in consent_story(db, settings.demo_dir):
         story.add_row(step, outcome)
     console.print(story)
+    show_campaign_story(db, settings.demo_dir, DEFAULT_AS_OF, settings)
+    if not no_serve:
+        serve_demo(settings, db, port)
 
 
 app.command("load")(clean_errors(load))
+app.command("serve")(serve)
 app.add_typer(consent_app, name="consent")
 app.add_typer(audit_app, name="audit")
 app.add_typer(mydata_app, name="mydata")
 app.add_typer(criteria_app, name="criteria")
+app.add_typer(employment_app, name="employment")
+app.add_typer(model_app, name="model")
+app.add_typer(analyze_app, name="analyze")
 app.command("report")(report_command)
 app.command("drilldown")(drilldown_command)
 app.command("map")(map_command)
@@ -150,6 +164,7 @@ app.add_typer(opendata_app, name="opendata")
 app.add_typer(services_app, name="services")
 app.add_typer(sms_app, name="sms")
 app.add_typer(fee_app, name="fee")
+app.add_typer(campaign_app, name="campaign")
 
 
 def run() -> None:
