@@ -5,7 +5,8 @@ Usage:  .venv/bin/python benchmarks/bench_criteria.py [--residents 650000] [--se
 
 1. Synthesises the city (or reuses ``--keep DIR/city.duckdb``).
 2. **together**: the library and its variants (``domain/criteria/variants.py``) up to ``--criteria``,
-   evaluated in one compiled query — what ``ennakoiva criteria run`` does.
+   evaluated together by ``evaluate_criteria`` (sparse feature tables shared by all criteria, each
+   criterion over its candidates) — what ``ennakoiva criteria run`` does.
 3. **one query per criterion**: the same criteria, one compiled query each (OHDSI-style cohort at a
    time), and the check that both give the same (criterion, person, points) rows. With
    ``--per-criterion-sample K`` only every (n/K)-th criterion is run this way and the time is
@@ -150,6 +151,7 @@ def main() -> None:
         "ratio_together_to_floor_cpu": round(float(together["cpu_seconds"]) / max(float(floor["cpu_seconds"]), 1e-9),  # type: ignore[arg-type]
                                              1),
         "target_seconds": 15, "meets_target": float(together["seconds"]) <= 15,  # type: ignore[arg-type]
+        "load_average_after_together": round(os.getloadavg()[0], 1),
     }
     if not args.skip_per_criterion:
         per = _run_child("per_criterion", args, db)
@@ -162,6 +164,7 @@ def main() -> None:
         report["ratio_per_criterion_to_together_cpu"] = round(
             float(per["cpu_seconds"]) * scale / max(float(together["cpu_seconds"]), 1e-9), 1)  # type: ignore[arg-type]
         report["same_result"] = per["sample_digest"] == together["sample_digest"]
+        report["load_average_at_end"] = round(os.getloadavg()[0], 1)
     print(json.dumps(report, indent=2))
 
 

@@ -13,6 +13,12 @@ import pytest
 from ennakoiva.adapters.synth.city import SynthResult
 from ennakoiva.platform.synthesis import synthesise_city
 
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Conftest files hold fixtures, not doctests: without this, ``--doctest-modules`` imports each one
+    as a module named ``conftest`` and trips over the sub-folder conftest imported just before it."""
+    return True if collection_path.name == "conftest.py" else None
+
 SMALL_CITY_RESIDENTS = 30_000
 SMALL_CITY_SEED = 7
 

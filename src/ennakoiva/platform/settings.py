@@ -35,7 +35,9 @@ class Settings(BaseSettings):
       signed session tokens; ``session_secret`` and ``demo_password`` are generated per run unless
       set in the environment) or ``oidc`` (bearer JWTs verified against ``oidc_issuer``,
       ``oidc_audience`` and ``oidc_jwks_url`` or ``oidc_jwks_file``; the role comes from the
-      ``oidc_roles_claim``, a resident's person id from ``oidc_person_claim``). ``aggregates_file``
+      ``oidc_roles_claim``, a resident's person id from ``oidc_person_claim``; the pages log in by the
+      authorization-code flow with PKCE as ``oidc_client_id`` back to ``oidc_redirect_uri``, the secret
+      ``ENNAKOIVA_OIDC_CLIENT_SECRET`` from the environment only). ``aggregates_file``
       holds the overview's precomputed figures (default: ``<city>.overview.json``);
       ``webhook_rate_per_s``/``webhook_burst`` is the token bucket of the public webhooks.
     - ``sms_gateway``: ``simulator`` (the embedded default, a local SMS centre in
@@ -80,8 +82,17 @@ class Settings(BaseSettings):
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
     oidc_jwks_file: Path | None = None
-    oidc_roles_claim: str = "roles"             # list of Ennakoiva roles in the token
+    oidc_roles_claim: str = "roles"             # roles claim; a dotted path reaches in (Keycloak: realm_access.roles)
     oidc_person_claim: str = "person_id"        # a resident's pseudonymous person id in the token
+    # the pages' authorization-code flow (PKCE): the endpoints come from {issuer}/.well-known/openid-configuration
+    # unless set here; the client secret is read from the environment only (unset: a public client)
+    oidc_client_id: str | None = None           # default: oidc_audience
+    oidc_client_secret: SecretStr | None = None
+    oidc_redirect_uri: str | None = None        # e.g. https://ennakoiva.hel.fi/auth/callback
+    oidc_scopes: str = "openid profile"
+    oidc_authorization_endpoint: str | None = None
+    oidc_token_endpoint: str | None = None
+    oidc_end_session_endpoint: str | None = None
     aggregates_file: Path | None = None         # overview figures; default: next to the city database
     # token bucket of the public webhooks, per client: an SMS provider posts a whole campaign's replies
     # from a few addresses within minutes (6 000 in the pre-school burst), so the bucket is sized for that

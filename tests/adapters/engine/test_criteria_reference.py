@@ -38,6 +38,7 @@ from ennakoiva.domain.criteria.tree import (
     Population,
     Threshold,
 )
+from ennakoiva.domain.criteria.variants import criterion_variants
 
 Row = tuple[Any, ...]
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -261,6 +262,19 @@ def test_random_criteria_on_random_populations(seed: int) -> None:
         criteria = [_criterion(rng, i) for i in range(6)]
         sql = evaluate_criteria(engine, criteria, ON)
         expected = _reference(engine, criteria, ON)
+    got = set(zip(sql["criterion_id"].to_pylist(), sql["person_id"].to_pylist(), sql["points"].to_pylist(),
+                  strict=True))
+    assert got == expected, (sorted(got - expected)[:5], sorted(expected - got)[:5])
+
+
+def test_reference_evaluator_agrees_on_window_and_threshold_variants(small_city: Any) -> None:
+    """Criteria differing only in windows and thresholds share feature columns; each keeps its own answer."""
+    library = [c.compiled for c in load_criteria()]
+    criteria = criterion_variants(library, 2 * len(library))
+    on = small_city.result.as_of
+    with DuckDBEngine(small_city.db, read_only=True) as engine:
+        sql = evaluate_criteria(engine, criteria, on)
+        expected = _reference(engine, criteria, on)
     got = set(zip(sql["criterion_id"].to_pylist(), sql["person_id"].to_pylist(), sql["points"].to_pylist(),
                   strict=True))
     assert got == expected, (sorted(got - expected)[:5], sorted(expected - got)[:5])

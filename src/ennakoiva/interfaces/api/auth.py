@@ -6,7 +6,9 @@
 - **OIDC** (``ENNAKOIVA_AUTH_MODE=oidc``): every request carries a JWT from the city's identity
   provider (Helsinki's profile runs on Keycloak); it is verified against the configured issuer,
   audience and JWKS (URL or file). The Ennakoiva role comes from the roles claim; a resident's
-  pseudonymous person id from the person claim.
+  pseudonymous person id from the person claim. The pages log in by the authorization-code flow
+  (``interfaces/web/oidc_login.py``), verify its ID token here and then carry the same signed
+  session cookie as the demo login.
 """
 
 from __future__ import annotations
@@ -104,6 +106,16 @@ def read_session(platform: Platform, token: str) -> Principal:
                      person_id=payload.get("p"), csrf=str(payload.get("c", "")), source="session")
 
 
+def _claim(claims: dict[str, Any], path: str) -> Any:
+    """The claim named ``path``, or reached by its dotted path (Keycloak: ``realm_access.roles``)."""
+    if path in claims:
+        return claims[path]
+    node: Any = claims
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if node is not None else []
+
+
 class OidcVerifier:
     """Verify an identity provider's JWTs: signature by the JWKS, ``iss``, ``aud``, ``exp``."""
 
@@ -130,15 +142,21 @@ class OidcVerifier:
                 return key.key
         raise AuthError("no key in the JWKS matches the token")
 
-    def verify(self, token: str) -> Principal:
-        """The principal a valid token names; AuthError for any failure (never the token itself)."""
+    def verify(self, token: str, *, audience: str | None = None, nonce: str | None = None) -> Principal:
+        """The principal a valid token names; AuthError for any failure (never the token itself).
+
+        The pages' login verifies its ID token here too, with ``audience`` the client id and the
+        ``nonce`` it sent to the identity provider.
+        """
         try:
             claims = jwt.decode(token, self._key(token), algorithms=list(self.ALGORITHMS),
-                                audience=self.settings.oidc_audience, issuer=self.settings.oidc_issuer,
+                                audience=audience or self.settings.oidc_audience, issuer=self.settings.oidc_issuer,
                                 options={"require": ["exp", "iss", "aud", "sub"]}, leeway=30)
         except (jwt.PyJWTError, ValueError) as exc:
             raise AuthError(f"token rejected: {type(exc).__name__}") from None
-        raw_roles = claims.get(self.settings.oidc_roles_claim, [])
+        if nonce is not None and not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
+            raise AuthError("token rejected: wrong nonce")
+        raw_roles = _claim(claims, self.settings.oidc_roles_claim)
         roles = [raw_roles] if isinstance(raw_roles, str) else list(raw_roles or [])
         role = next((r for r in roles if r in ROLES), None)
         if role is None:

@@ -66,12 +66,12 @@ async def current_principal(request: Request, platform: PlatformDep) -> Principa
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     token, via_cookie = _bearer(request), False
-    if token is None and platform.settings.auth_mode == "demo":
+    if token is None:   # the pages' session cookie (the demo login or, in OIDC mode, the code-flow login)
         token, via_cookie = request.cookies.get(SESSION_COOKIE), True
     if not token:
         return None
     try:
-        if platform.settings.auth_mode == "oidc":
+        if platform.settings.auth_mode == "oidc" and not via_cookie:
             verifier: OidcVerifier = request.app.state.oidc
             principal = verifier.verify(token)
         else:

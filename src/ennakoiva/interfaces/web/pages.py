@@ -22,6 +22,8 @@ from ennakoiva.interfaces.api.routers.session import authenticate_demo
 from ennakoiva.interfaces.web.campaign_pages import router as campaign_router
 from ennakoiva.interfaces.web.charts import trend_svg
 from ennakoiva.interfaces.web.i18n import LANGS, catalogue
+from ennakoiva.interfaces.web.oidc_login import end_session_url
+from ennakoiva.interfaces.web.oidc_login import router as oidc_router
 from ennakoiva.interfaces.web.rendering import LANG_COOKIE, page, page_lang, role_home
 from ennakoiva.interfaces.web.report_pages import router as report_router
 from ennakoiva.platform.access import AccessDeniedError
@@ -53,6 +55,8 @@ def html_error(request: Request, status: int, code: str, detail: str) -> Respons
     if status == 401:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
     key = {403: "error.forbidden", 404: "error.not_found"}.get(status, "error.generic")
+    if code.startswith("oidc_"):
+        key = "error.login_failed"
     user = getattr(request.state, "principal", None)
     return page(request, "error.html", user, status_code=status, message_key=key, status=status, code=code)
 
@@ -94,11 +98,12 @@ def login(request: Request, platform: PlatformDep, username: Annotated[str, Form
 
 
 @public.post("/logout")
-def logout(request: Request, user: OptionalUser, csrf_token: Annotated[str, Form(max_length=100)] = "") -> Response:
+def logout(request: Request, user: OptionalUser, platform: PlatformDep,
+           csrf_token: Annotated[str, Form(max_length=100)] = "") -> Response:
     if user is not None and getattr(request.state, "via_cookie", False) and \
             not hmac.compare_digest(csrf_token, user.csrf):
         raise ProblemError(403, "csrf_failed", "the form's CSRF token is missing or wrong")
-    response = RedirectResponse("/login", status_code=303)
+    response = RedirectResponse(end_session_url(request, platform) or "/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -217,4 +222,4 @@ def audit_verify(request: Request, user: Dpo, platform: PlatformDep) -> HTMLResp
     return page(request, "audit_verify.html", user, report=report, t_=catalogue(page_lang(request)))
 
 
-PAGE_ROUTERS = [public, staff, resident, dpo, report_router, campaign_router]
+PAGE_ROUTERS = [public, staff, resident, dpo, report_router, campaign_router, oidc_router]
