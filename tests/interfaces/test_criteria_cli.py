@@ -117,6 +117,32 @@ def test_explain_one_person(small_city: Any, tmp_path: Path) -> None:
     assert all(m["name"] and isinstance(m["evidence"], dict) for m in matched)
 
 
+def test_explain_words_the_evidence_in_the_chosen_language(small_city: Any, tmp_path: Path) -> None:
+    out = tmp_path / "gaps.parquet"
+    on = small_city.result.as_of.isoformat()
+    CliRunner().invoke(criteria_app, ["run", "--db", str(small_city.db), "--on", on, "--out", str(out)])
+    first = next(r for r in pq.read_table(out).to_pylist()
+                 if r["criterion_id"] == "htn-untreated" and json.loads(r["evidence"]).get("sbp_160.date"))
+    explained = {}
+    for lang in ("fi", "sv", "en"):
+        result = CliRunner().invoke(criteria_app, [
+            "explain", "--db", str(small_city.db), "--on", on, "--person", str(first["person_id"]), "--lang", lang,
+            "--json"])
+        assert result.exit_code == 0, result.output
+        explained[lang] = next(m for m in json.loads(result.output)["matched"] if m["criterion_id"] == "htn-untreated")
+    en, fi, sv = (explained[k]["explanation"] for k in ("en", "fi", "sv"))
+    assert explained["en"]["extra_actions"] == ["invite-exercise-group"]
+    treatment = [line for line in en if line.startswith("on_treatment:")]
+    assert treatment == ["on_treatment: no C02, C03, C07, C08, C09 prescription in the last 12 months"]
+    assert "on_treatment: ei lääkemääräystä C02, C03, C07, C08, C09 12 kuukauden aikana" in fi
+    assert "on_treatment: inget recept på C02, C03, C07, C08, C09 under de senaste 12 månaderna" in sv
+    sbp = {k: next(line for line in explained[k]["explanation"] if line.startswith("sbp_160:")) for k in explained}
+    day = explained["en"]["evidence"]["sbp_160.date"]
+    y, m, d = (int(part) for part in str(day)[:10].split("-"))
+    assert f" on {str(day)[:10]} " in sbp["en"]
+    assert f" {d}.{m}.{y} " in sbp["fi"] and f" den {d}.{m}.{y} " in sbp["sv"]
+
+
 def test_a_run_is_one_logged_population_read_and_a_wrong_role_is_refused(small_city: Any, tmp_path: Path) -> None:
     on = small_city.result.as_of.isoformat()
     ok = CliRunner().invoke(criteria_app, ["run", "--db", str(small_city.db), "--on", on, "--out",

@@ -10,7 +10,7 @@ import pytest
 
 from ennakoiva.domain.consent.decision import Actor
 from ennakoiva.platform.access import AccessDeniedError
-from ennakoiva.platform.care_gaps import PURPOSE, CareGaps, NoRunError, nurse_actor
+from ennakoiva.platform.care_gaps import PAGE_SIZE, PURPOSE, CareGaps, NoRunError, nurse_actor
 from ennakoiva.platform.platform import Platform, build_platform
 from ennakoiva.platform.settings import Settings
 
@@ -97,6 +97,29 @@ def test_a_station_list_is_ranked_with_evidence_and_each_person_is_logged(platfo
     logged = _entries_since(platform, before)
     assert sorted(e.subject_id for e in logged) == sorted(p["person_id"] for p in persons)
     assert all(e.purpose_id == PURPOSE and e.decision == "permit" for e in logged)
+
+
+def test_a_station_list_words_evidence_in_the_page_language_and_carries_extra_actions(
+        platform: Platform, gaps: CareGaps) -> None:
+    run = gaps.latest
+    assert run is not None
+    row = next(r for r in run.outreach if r["extra_actions"])
+    page = (row["rank"] - 1) // PAGE_SIZE + 1
+    nurse = nurse_actor("test-nurse")
+    listed = {lang: next(p for p in gaps.station_list(platform.operational, nurse, row["unit_id"], page, lang)[
+        "persons"] if p["person_id"] == row["person_id"]) for lang in ("fi", "sv", "en")}
+    en = listed["en"]
+    assert en["extra_actions"] == row["extra_actions"].split(",")
+    assert set(en["extra_actions"]) == {x for c in en["criteria"] for x in c["extra_actions"]}
+    assert set(en["extra_actions"]) <= {x for c in en["criteria"]
+                                        for x in gaps.criteria[c["criterion_id"]].spec.action.extra}
+    for lang in ("fi", "sv"):
+        assert listed[lang]["extra_actions"] == en["extra_actions"]
+        for mine, theirs in zip(listed[lang]["criteria"], en["criteria"], strict=True):
+            assert mine["criterion_id"] == theirs["criterion_id"]
+            assert mine["evidence"] != theirs["evidence"]
+            # the definition names (and so the codes behind them) are the same in every language
+            assert [e.split(":")[0] for e in mine["evidence"]] == [e.split(":")[0] for e in theirs["evidence"]]
 
 
 def test_an_invitation_queues_one_offer_per_person_and_never_twice(platform: Platform, gaps: CareGaps,

@@ -139,7 +139,7 @@ class CareGaps:
         compiled = [c.compiled for c in self.criteria.values()]
         with self._lock, self.platform.city() as engine:
             result = evaluate_criteria(engine, compiled, on)
-            outreach = outreach_lists(engine, result, on).to_pylist()
+            outreach = outreach_lists(engine, result, on, compiled).to_pylist()
         gaps: dict[int, list[dict[str, Any]]] = {}
         for row in result.to_pylist():
             gaps.setdefault(int(row["person_id"]), []).append(row)
@@ -207,7 +207,9 @@ class CareGaps:
             decision = ops.gate.decide(actor, PURPOSE, pid, _POPULATION)
             entry: dict[str, Any] = {"rank": row["rank"], "person_id": pid, "district_code": row["district_code"],
                                      "tier": row["tier"], "points": row["points"],
-                                     "actions": str(row["actions"]).split(), "criteria": []}
+                                     "actions": str(row["actions"]).split(),
+                                     "extra_actions": [x for x in str(row["extra_actions"]).split(",") if x],
+                                     "criteria": []}
             if not decision.permit:
                 entry["withheld"] = decision.reason
                 persons.append(entry)
@@ -220,8 +222,8 @@ class CareGaps:
                 entry["criteria"].append({
                     "criterion_id": gap["criterion_id"], "name": str(loaded.spec.names.professional[lang]),
                     "tier": gap["tier"], "points": gap["points"], "action": gap["action"],
-                    "unit_type": gap["unit_type"],
-                    "evidence": evidence_lines(loaded.compiled, json.loads(gap["evidence"]))})
+                    "unit_type": gap["unit_type"], "extra_actions": list(loaded.compiled.extras),
+                    "evidence": evidence_lines(loaded.compiled, json.loads(gap["evidence"]), lang)})
             persons.append(entry)
         return {"unit_id": station, "unit_name": rows[0]["unit_name"], "on": run.on.isoformat(), "page": page,
                 "pages": pages, "total": len(rows), "persons": persons}

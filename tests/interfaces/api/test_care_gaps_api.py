@@ -33,6 +33,9 @@ def test_nurse_runs_lists_and_invites(platform: Platform, client: Any, bearer: A
     assert body["total"] == station["persons"] and body["persons"][0]["rank"] == 1
     first = body["persons"][0]
     assert first["criteria"][0]["evidence"] and first["criteria"][0]["name"]
+    assert isinstance(first["extra_actions"], list)
+    # the evidence is worded in the page language: no English window in a Finnish list
+    assert not any(" in the last " in line for p in body["persons"] for c in p["criteria"] for line in c["evidence"])
 
     invitable = {"htn-untreated", "htn-uncontrolled", "bp-high-no-dx", "t2d-hba1c-overdue-or-high"}
     target = next(((p["person_id"], c["criterion_id"]) for s in stations

@@ -164,4 +164,5 @@ def compile_criterion(spec: CriterionSpec) -> CompiledCriterion:
         id=spec.id, version=spec.version, population=Population(p.age_min, p.age_max, p.sex),
         condition=condition, tier=spec.priority.tier, points=spec.priority.points, bonuses=bonuses,
         action=spec.action.code, unit_type=spec.action.unit_type, evidence=tuple(c.used_defines),
+        extras=tuple(spec.action.extra),
     )

@@ -161,6 +161,7 @@ class CompiledCriterion:
     action: str
     unit_type: str
     evidence: tuple[Named, ...]          # the named definitions the criterion uses, in order
+    extras: tuple[str, ...] = ()         # further actions offered with ``action`` (``action.extra``)
 
 
 def atoms_of(node: Node) -> list[Atom]:

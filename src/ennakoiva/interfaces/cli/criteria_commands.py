@@ -114,7 +114,7 @@ def run(
         seconds = time.perf_counter() - started
         stations: dict[str, int] = {}
         if lists is not None:
-            outreach = outreach_lists(engine, result, on_date)
+            outreach = outreach_lists(engine, result, on_date, compiled)
             write_result(outreach, lists / "outreach.csv")
             write_result(district_counts(engine, result), lists / "district_counts.csv")
             stations = dict(Counter(str(u) for u in outreach["unit_name"].to_pylist()))
@@ -167,7 +167,8 @@ def explain(
     for row in rows:
         spec = loaded[row["criterion_id"]].spec
         row["evidence"] = json.loads(row["evidence"])
-        row["explanation"] = evidence_lines(loaded[row["criterion_id"]].compiled, row["evidence"])
+        row["explanation"] = evidence_lines(loaded[row["criterion_id"]].compiled, row["evidence"], lang)
+        row["extra_actions"] = list(spec.action.extra)
         row["name"] = spec.names.professional[lang]  # type: ignore[index]  # lang checked above
         row["rationale"] = spec.rationale.professional[lang]  # type: ignore[index]
     if json_out:
@@ -179,7 +180,7 @@ def explain(
         return
     for row in rows:
         console.print(f"[bold]{row['criterion_id']}[/] ({row['tier']}, {row['points']} points, "
-                      f"{row['action']} at {row['unit_type']}): {row['name']}")
+                      f"{' + '.join([row['action'], *row['extra_actions']])} at {row['unit_type']}): {row['name']}")
         console.print(f"  {row['rationale']}")
         for line in row["explanation"]:
             console.print(f"  {line}", highlight=False)
