@@ -6,52 +6,24 @@ registration in /employment/queue. Screenshots go to ``test-artifacts/``."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
-from web_support import PASSWORD, LiveServer, browser, login, new_page, shot  # noqa: F401 - fixtures by name
+from web_support import LiveServer, browser, login, new_page, running_server, shot  # noqa: F401 - fixtures by name
 
 from employment_support import trained_models
-from ennakoiva.interfaces.api import create_app
-from ennakoiva.platform.platform import build_platform
-from ennakoiva.platform.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def live_server(small_city: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The browser tests' server (``web_support.live_server``) with a trained employment model."""
+    """The browser tests' server (``web_support.running_server``) with a trained employment model."""
     folder = tmp_path_factory.mktemp("browser-employment")
     models = folder / "models"
     shutil.copytree(trained_models(tmp_path_factory, small_city.db), models)
-    settings = Settings(db_url=f"sqlite:///{folder / 'store.sqlite3'}", audit_key_file=folder / "audit.key",
-                        audit_checkpoint_file=folder / "checkpoints.jsonl", aggregates_file=folder / "overview.json",
-                        sms_simulator_file=folder / "sms.sqlite3", demo_password=PASSWORD,  # type: ignore[arg-type]
-                        employment_models=models)
-    platform = build_platform(settings, city=small_city.db)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(platform), host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", platform)
-    server.should_exit = True
-    thread.join(10)
-    platform.close()
+    with running_server(folder, small_city.db, employment_models=models) as server:
+        yield server
 
 
 def test_a_registration_shows_suggestions_at_once_and_reaches_the_queue(new_page, live_server: LiveServer) -> None:

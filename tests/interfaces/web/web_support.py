@@ -13,8 +13,10 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,7 +27,7 @@ from ennakoiva.platform.platform import Platform, build_platform
 from ennakoiva.platform.settings import Settings
 
 __all__ = ["ARTIFACTS", "CHROMIUM", "CHROMIUM_ARGS", "PASSWORD", "LiveServer", "browser", "live_server", "login",
-           "new_page", "shot"]
+           "new_page", "running_server", "shot"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[3] / "test-artifacts"
@@ -69,26 +71,34 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def live_server(small_city, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    folder = tmp_path_factory.mktemp("browser")
+@contextmanager
+def running_server(folder: Path, city: Path, **extra: Any) -> Iterator[LiveServer]:
+    """A real uvicorn on 127.0.0.1 (in a thread) over ``city``, with a fresh operational store in ``folder``."""
     settings = Settings(db_url=f"sqlite:///{folder / 'store.sqlite3'}", audit_key_file=folder / "audit.key",
                         audit_checkpoint_file=folder / "checkpoints.jsonl", aggregates_file=folder / "overview.json",
-                        sms_simulator_file=folder / "sms.sqlite3", demo_password=PASSWORD)  # type: ignore[arg-type]
-    platform = build_platform(settings, city=small_city.db)
+                        sms_simulator_file=folder / "sms.sqlite3", demo_password=PASSWORD, **extra)
+    platform = build_platform(settings, city=city)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(platform), host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False, lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", platform)
-    server.should_exit = True
-    thread.join(10)
-    platform.close()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        yield LiveServer(f"http://127.0.0.1:{port}", platform)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        platform.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(small_city, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with running_server(tmp_path_factory.mktemp("browser"), small_city.db) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
