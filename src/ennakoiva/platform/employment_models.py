@@ -46,8 +46,11 @@ from ennakoiva.domain.employment.registration import SERVICES
 from ennakoiva.domain.employment.views import Texts
 from ennakoiva.platform.access import AccessDeniedError, AccessGate
 from ennakoiva.platform.employment_service import PURPOSE, EmploymentModel, Estimates
+from ennakoiva.platform.operational import open_operational
+from ennakoiva.platform.settings import Settings
 
-__all__ = ["HARM_CALIBRATION_ERROR", "TRAINING_ACTOR", "AnalyticsEstimator", "TrainSettings", "evaluate_model",
+__all__ = ["HARM_CALIBRATION_ERROR", "TRAINING_ACTOR", "AnalyticsEstimator", "TrainSettings", "ensure_promoted_model",
+           "evaluate_model",
            "load_training_frame", "train_model"]
 
 TRAINING_ACTOR = Actor(id="svc:employment-model-training", role="counsellor", service="employment-services")
@@ -330,3 +333,18 @@ def evaluate_model(registry: ModelRegistry, version: str, frame: pd.DataFrame | 
 
 def models_dir(setting: Path) -> ModelRegistry:
     return ModelRegistry(setting)
+
+
+def ensure_promoted_model(settings: Settings, city: Path, *, seed: int = 0) -> tuple[str, bool]:
+    """The promoted version in ``settings.employment_models``; trains and promotes one on ``city`` first
+    when there is none (the demo: its first start trains, a restart reuses the model). Returns
+    (version, trained now). The training read is decided and logged like ``ennakoiva model train``."""
+    registry = ModelRegistry(settings.employment_models)
+    promoted = registry.promoted()
+    if promoted is not None:
+        return promoted, False
+    with open_operational(settings) as ops, DuckDBEngine(city, read_only=True) as engine:
+        frame, all_spells = load_training_frame(engine, ops.gate)
+    version, _card = train_model(frame, all_spells, registry, TrainSettings(seed=seed))
+    registry.promote(version)
+    return version, True

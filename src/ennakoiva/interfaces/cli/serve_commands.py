@@ -74,5 +74,12 @@ def serve_demo(settings: Settings, db: Path, port: int) -> None:
     web = settings.model_copy(update={"db_url": f"sqlite:///{folder / 'web-store.sqlite3'}",
                                       "audit_key_file": folder / "audit.key",
                                       "audit_checkpoint_file": folder / "web-checkpoints.jsonl",
-                                      "sms_simulator_file": folder / "web-sms-simulator.sqlite3"})
+                                      "sms_simulator_file": folder / "web-sms-simulator.sqlite3",
+                                      "employment_models": folder / "employment-models"})
+    # Employment service 2.0 answers from a promoted model: the first demo start trains one (~15 s)
+    from ennakoiva.platform.employment_models import ensure_promoted_model  # noqa: PLC0415 - scikit-learn
+
+    with console.status("training the employment-service model on the city's job seekers…"):
+        version, trained = ensure_promoted_model(web, db)
+    console.print(f"Employment service 2.0: model version {version} {'trained and ' if trained else ''}promoted.")
     serve_platform(build_platform(web, city=db), "127.0.0.1", port)
