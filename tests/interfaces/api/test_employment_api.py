@@ -14,7 +14,6 @@ import pytest
 from api_support import PASSWORD, platform_settings
 
 from employment_support import REGISTRATION, trained_models
-from ennakoiva.interfaces.api import create_app
 from ennakoiva.platform.platform import Platform, build_platform
 
 with warnings.catch_warnings():
@@ -31,23 +30,7 @@ def platform(small_city: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     shutil.copytree(trained_models(tmp_path_factory, small_city.db), models)
     built = build_platform(platform_settings(folder, employment_models=models), city=small_city.db)
     yield built
-    built.close()
-
-
-@pytest.fixture(scope="module")
-def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform)) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def bearer(client: TestClient) -> Callable[[str], dict[str, str]]:
-    def login(username: str) -> dict[str, str]:
-        response = client.post("/api/session", json={"username": username, "password": PASSWORD})
-        assert response.status_code == 200, response.text
-        client.cookies.clear()
-        return {"Authorization": f"Bearer {response.json()['token']}"}
-    return login
+    built.close()   # `client` and `bearer` (conftest.py) are built on this module's platform
 
 
 def test_a_resident_registers_and_gets_suggestions_at_once(client: TestClient, bearer: Callable[[str], Any],
