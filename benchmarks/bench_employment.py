@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from serve_support import PASSWORD, login_token, server_env, start_server
 
 from ennakoiva.adapters.engine import DuckDBEngine
 from ennakoiva.adapters.ml.model_registry import ModelRegistry
@@ -45,7 +46,6 @@ from ennakoiva.platform.operational import open_operational
 from ennakoiva.platform.settings import Settings
 from ennakoiva.platform.synthesis import synthesise_city
 
-PASSWORD = "bench-password"
 URL = "/api/employment/registrations"
 
 
@@ -55,38 +55,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _env(folder: Path) -> dict[str, str]:
-    return {"ENNAKOIVA_DB_URL": f"sqlite:///{folder / 'store.sqlite3'}",
-            "ENNAKOIVA_AUDIT_KEY_FILE": str(folder / "audit.key"),
-            "ENNAKOIVA_AUDIT_CHECKPOINT_FILE": str(folder / "checkpoints.jsonl"),
-            "ENNAKOIVA_AGGREGATES_FILE": str(folder / "overview.json"),
-            "ENNAKOIVA_EMPLOYMENT_MODELS": str(folder / "models"),
-            "ENNAKOIVA_DEMO_PASSWORD": PASSWORD}
-
-
-def _start_server(db: Path, folder: Path, port: int) -> subprocess.Popen[bytes]:
-    cli = Path(sys.executable).with_name("ennakoiva")
-    # the server's log goes to a file: an unread pipe fills up and stalls the server once it is full
-    log = (folder / "server.log").open("wb")
-    proc = subprocess.Popen([str(cli), "serve", "--db", str(db), "--port", str(port)],
-                            env={**os.environ, **_env(folder)}, stdout=subprocess.DEVNULL, stderr=log)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {(folder / 'server.log').read_text(errors='replace')[-2000:]}")
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start")
-
-
-def _token(base: str, user: str) -> str:
-    response = httpx.post(f"{base}/api/session", json={"username": user, "password": PASSWORD}, timeout=10)
-    response.raise_for_status()
-    return str(response.json()["token"])
+    return server_env(folder, ENNAKOIVA_EMPLOYMENT_MODELS=str(folder / "models"))
 
 
 def _train(db: Path, folder: Path) -> dict[str, Any]:
@@ -224,10 +193,10 @@ def main() -> None:
         trained = _train(db, folder)
         frame = trained.pop("frame")
         report["model"] = trained
-        server = _start_server(db, folder, args.port)
+        server = start_server(db, folder, args.port, _env(folder))
         base = f"http://127.0.0.1:{args.port}"
         try:
-            token = _token(base, "counsellor")
+            token = login_token(base, "counsellor")
             ctx = mp.get_context("spawn")
             if args.warmup > 0:
                 queue: Any = ctx.Queue()

@@ -29,53 +29,21 @@ import random
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+from serve_support import login_token, server_env, start_server
 
 from ennakoiva.platform.overview import refresh_overview
 from ennakoiva.platform.synthesis import synthesise_city
-
-PASSWORD = "bench-password"
 
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def _start_server(db: Path, folder: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ENNAKOIVA_DB_URL": f"sqlite:///{folder / 'store.sqlite3'}",
-           "ENNAKOIVA_AUDIT_KEY_FILE": str(folder / "audit.key"),
-           "ENNAKOIVA_AUDIT_CHECKPOINT_FILE": str(folder / "checkpoints.jsonl"),
-           "ENNAKOIVA_AGGREGATES_FILE": str(folder / "overview.json"),
-           "ENNAKOIVA_DEMO_PASSWORD": PASSWORD}
-    cli = Path(sys.executable).with_name("ennakoiva")
-    log = (folder / "server.log").open("wb")   # the access log; a pipe nobody reads would stall the server
-    proc = subprocess.Popen([str(cli), "serve", "--db", str(db), "--port", str(port)], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {(folder / 'server.log').read_text()[-2000:]}")
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start")
-
-
-def _token(base: str, user: str) -> str:
-    response = httpx.post(f"{base}/api/session", json={"username": user, "password": PASSWORD}, timeout=10)
-    response.raise_for_status()
-    return str(response.json()["token"])
 
 
 def _overview(base: str, token: str, n: int) -> dict[str, Any]:
@@ -190,12 +158,12 @@ def main() -> None:
         refresh_overview(db, folder / "overview.json")
         report["overview_refresh_unchanged_ms"] = round((time.perf_counter() - started) * 1000, 2)
 
-        server = _start_server(db, folder, args.port)
+        server = start_server(db, folder, args.port, server_env(folder))
         base = f"http://127.0.0.1:{args.port}"
         try:
-            report["overview"] = _overview(base, _token(base, "analyst"), args.overview_requests)
-            nurse, owner = _token(base, "nurse"), _token(base, "owner")
-            family = httpx.get(f"{base}/api/me", headers={"Authorization": f"Bearer {_token(base, 'resident')}"},
+            report["overview"] = _overview(base, login_token(base, "analyst"), args.overview_requests)
+            nurse, owner = login_token(base, "nurse"), login_token(base, "owner")
+            family = httpx.get(f"{base}/api/me", headers={"Authorization": f"Bearer {login_token(base, 'resident')}"},
                                timeout=10).json()
             rows = httpx.get(f"{base}/api/tables/person/rows", params={"limit": 1000},
                              headers={"Authorization": f"Bearer {nurse}"}, timeout=30).json()["rows"]
