@@ -12,7 +12,10 @@ Usage:  .venv/bin/python benchmarks/bench_analyze.py timing   [--residents 40000
   beside wall seconds: on a shared machine the wall clock measures the neighbours too.
 - **coverage**: for each seed a fresh city, each service's ATE (and ATT) by ``city_effect`` against
   the truth computed over the same people; reports per service the mean error, the share within
-  ±0.01, the mean standard error and the 95 % interval coverage, and the naive difference's error.
+  ±0.01, the mean standard error and the 95 % interval coverage, and the naive difference's error;
+  beside them the **efficiency bound** (``adapters/synth/employment_bound.py``, from the generator's
+  true probabilities and assignment): the smallest standard error any estimator can have on that
+  data, and so the largest share of seeds any estimator can bring within ±0.01.
 - **recommend**: agreement of the recommended service with the truly best one, the share of the
   best achievable gain, and the one-size-fits-all policy's.
 
@@ -36,12 +39,14 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from ennakoiva.adapters.engine import DuckDBEngine
 from ennakoiva.adapters.engine.jobseeker_frame import jobseeker_frame
 from ennakoiva.adapters.ml.effect import EffectSettings
 from ennakoiva.adapters.ml.frame import SERVICES, city_frame
 from ennakoiva.adapters.ml.recommend import fit_service_effects, load_model, save_model
+from ennakoiva.adapters.synth.employment_bound import efficiency_bounds
 from ennakoiva.platform.analysis import city_effect
 from ennakoiva.platform.synthesis import synthesise_city
 
@@ -70,12 +75,20 @@ def truth_effects(frame: pd.DataFrame, truth: Path) -> pd.DataFrame:
     return out
 
 
+def _truth_rows(frame: pd.DataFrame, truth: Path) -> pd.DataFrame:
+    """``truth_employment_spell`` row-aligned with ``frame``."""
+    with duckdb.connect(str(truth), read_only=True) as con:
+        t = con.sql("SELECT * FROM truth_employment_spell").df()
+    return t.set_index("spell_id").loc[frame["spell_id"]].reset_index()
+
+
 def _one_seed(args: tuple[int, int, list[str], str, int]) -> list[dict[str, Any]]:
     residents, seed, estimands, root, n_rep = args
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         db, truth = _city(residents, seed, Path(tmp))
         frame = _frame(db)
         tau = truth_effects(frame, truth)
+        bounds = {(b.service, b.estimand): b.se for b in efficiency_bounds(frame, _truth_rows(frame, truth))}
     rows = []
     for service in SERVICES:
         keep = frame["service"].isin([service, "none"]).to_numpy()
@@ -88,7 +101,8 @@ def _one_seed(args: tuple[int, int, list[str], str, int]) -> list[dict[str, Any]
             rows.append({"seed": seed, "service": service, "estimand": estimand, "truth": true,
                          "estimate": res["estimate"], "ci_low": res["ci_low"], "ci_high": res["ci_high"],
                          "se": res["se"], "refused": bool(res["refused"]), "naive": res["naive_difference"]["estimate"],
-                         "n": res["n"], "seconds": time.perf_counter() - started})
+                         "n": res["n"], "bound_se": bounds[(service, estimand)],
+                         "seconds": time.perf_counter() - started})
     return rows
 
 
@@ -116,11 +130,13 @@ def coverage_summary(df: pd.DataFrame) -> pd.DataFrame:
     ok["covered"] = (ok["ci_low"] <= ok["truth"]) & (ok["truth"] <= ok["ci_high"])
     ok["within_001"] = ok["error"].abs() <= 0.01
     ok["naive_error"] = ok["naive"] - ok["truth"]
+    ok["best_within"] = 2 * norm.cdf(0.01 / ok["bound_se"]) - 1   # the most any estimator can reach
     return ok.groupby(["estimand", "service"]).agg(
         seeds=("seed", "nunique"), truth=("truth", "mean"), mean_error=("error", "mean"),
         mean_abs_error=("error", lambda e: e.abs().mean()), within_001=("within_001", "mean"),
-        mean_se=("se", "mean"), coverage=("covered", "mean"), naive_error=("naive_error", "mean"),
-        seconds=("seconds", "mean")).reset_index()
+        mean_se=("se", "mean"), bound_se=("bound_se", "mean"), best_possible_within_001=("best_within", "mean"),
+        coverage=("covered", "mean"), naive_error=("naive_error", "mean"),
+        seconds=("seconds", "mean")).reset_index().assign(se_over_bound=lambda d: d["mean_se"] / d["bound_se"])
 
 
 def recommendation_quality(frame: pd.DataFrame, tau: pd.DataFrame, model: Any) -> dict[str, float]:
