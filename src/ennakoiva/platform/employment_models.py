@@ -118,6 +118,14 @@ class AnalyticsEstimator:
         return Estimates(p0=self.p_without(frame), effect=point, low=point - _Z * se, high=point + _Z * se,
                          drivers=self.drivers(frame, prof))
 
+    def design(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(phi, cov): the effects are ``phi @ beta_k``; cov (services, p, p) of the ``beta_k`` — for exact
+        intervals of a group's average effect."""
+        m = self.effects_model
+        prof = profile_features(frame, m.profile)
+        phi = np.column_stack([np.ones(len(prof)), prof[m.features].to_numpy(dtype=float)])
+        return phi, np.asarray(m.cov)[[m.arms.index(s) for s in self.services]]
+
     def p_without(self, frame: pd.DataFrame) -> np.ndarray:
         """The baseline predictor's probabilities; its encoding done in numpy when it is plain.
 
@@ -270,7 +278,7 @@ def train_model(frame: pd.DataFrame, all_spells: pd.DataFrame, registry: ModelRe
     estimator = AnalyticsEstimator(services, effects_model, baseline)
     est = estimator(frame)
     clusters = fit_clusters(frame, est.effect, est.p0, services, effects_low=est.low, effects_high=est.high,
-                            depth=cfg.cluster_depth, seed=cfg.seed)
+                            depth=cfg.cluster_depth, seed=cfg.seed, effect_design=estimator.design(frame))
     stable = stability(frame, est.effect, est.p0, services, retrains=cfg.stability_retrains, depth=cfg.cluster_depth,
                        seed=cfg.seed)
     areas = all_spells.groupby("postal_code")["area_unemployment"].first()

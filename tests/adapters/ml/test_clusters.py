@@ -82,3 +82,28 @@ def test_bad_inputs_are_refused(people: tuple[pd.DataFrame, np.ndarray, np.ndarr
         fit_clusters(frame, effects[:, :1], p0, SERVICES)
     with pytest.raises(ValueError, match="registry's codes"):
         encode_features(frame.assign(finnish_skill="fluent"))
+
+
+def test_a_linear_models_cluster_interval_is_the_exact_interval_of_the_average(
+        people: tuple[pd.DataFrame, np.ndarray, np.ndarray]) -> None:
+    """With the design given, each measure's interval is mean ± 1.96·√(φ̄ᵀΣφ̄), narrower than the
+    average of pointwise intervals, and centred on the same average effect."""
+    frame, effects, p0 = people
+    rng = np.random.default_rng(1)
+    phi = np.column_stack([np.ones(len(frame)), rng.integers(0, 2, (len(frame), 2))]).astype(float)
+    cov = np.stack([np.diag([1e-4, 4e-4, 4e-4])] * len(SERVICES))
+    se_point = np.sqrt(np.einsum("ij,kjl,il->ik", phi, cov, phi))
+    low, high = effects - 1.96 * se_point, effects + 1.96 * se_point
+    exact = fit_clusters(frame, effects, p0, SERVICES, effects_low=low, effects_high=high, effect_design=(phi, cov))
+    loose = fit_clusters(frame, effects, p0, SERVICES, effects_low=low, effects_high=high)
+    labels = exact.assign(encode_features(frame))
+    for k, (a, b) in enumerate(zip(exact.clusters, loose.clusters, strict=True)):
+        phi_bar = phi[labels == k].mean(axis=0)
+        for ma, mb in zip(a["effective_measures"], b["effective_measures"], strict=True):
+            j = SERVICES.index(ma["service"])
+            se = float(np.sqrt(phi_bar @ cov[j] @ phi_bar))
+            assert ma["effect"] == mb["effect"]
+            assert abs((ma["effect_high"] - ma["effect_low"]) / 2 - 1.959964 * se) < 1e-3
+            assert ma["effect_high"] - ma["effect_low"] < mb["effect_high"] - mb["effect_low"]
+    with pytest.raises(ValueError, match="effect_design"):
+        fit_clusters(frame, effects, p0, SERVICES, effect_design=(phi[:10], cov))

@@ -21,8 +21,10 @@ Each cluster is described by
   predictor's mean probability), the share with twelve or more months of unemployment in the
   last three years and the share with Finnish at A2 or below;
 - its **effective measures**: the recommender's per-person effects averaged within the cluster,
-  ranked, with the average of the pointwise 95 % bounds (conservative: an average of intervals is
-  wider than the interval of the average).
+  ranked, each with the 95 % interval of that average. The recommender is linear in profile
+  features φ, so the cluster's average effect is φ̄ᵀβ and its standard error exactly √(φ̄ᵀΣφ̄)
+  (``effect_design``); without it the average of the pointwise bounds is shown (conservative: an
+  average of intervals is wider than the interval of the average).
 
 Assigning one registration walks the stored tree arrays in plain Python (microseconds), so the
 service does not pay scikit-learn's per-call validation on every registration.
@@ -36,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 from sklearn.metrics import adjusted_rand_score
 from sklearn.tree import DecisionTreeRegressor
 
@@ -55,6 +58,7 @@ EDUCATION = ("basic", "upper_secondary", "tertiary_lower", "tertiary_higher")
 CLUSTER_FEATURES = ("age", "education", "finnish", "work_years", "months_before")
 # Mean ARI between the reference fit and refits on bootstrap resamples must reach this.
 STABILITY_THRESHOLD = 0.8
+_Z = float(norm.ppf(0.975))
 
 _EDU_NAMES = {
     "fi": ("perusaste", "toinen aste", "alempi korkea-aste", "ylempi korkea-aste"),
@@ -257,7 +261,7 @@ def _mode(values: np.ndarray, labels: Sequence[str]) -> str:
 
 def _describe_cluster(model: ClusterModel, leaf: int, bounds: dict[int, tuple[float, float]], x: np.ndarray,
                       effects: np.ndarray, low: np.ndarray, high: np.ndarray, p0: np.ndarray, n_all: int,
-                      ) -> dict[str, Any]:
+                      design: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
     conds = [_describe(f, *bounds[f]) for f in sorted(bounds)]
     names = {lang: (" · ".join(c[lang] for c in conds) if conds else
                     {"fi": "Kaikki työnhakijat", "sv": "Alla arbetssökande", "en": "All job seekers"}[lang])
@@ -296,6 +300,11 @@ def _describe_cluster(model: ClusterModel, leaf: int, bounds: dict[int, tuple[fl
                    "en": f"{(x[:, 2] <= 2).mean():.0%} with Finnish at A2 or below"}},
     ]
     mean_eff, mean_lo, mean_hi = effects.mean(axis=0), low.mean(axis=0), high.mean(axis=0)
+    if design is not None:                       # the exact interval of the cluster's average effect
+        phi, cov = design
+        phi_bar = phi.mean(axis=0)
+        se = np.sqrt(np.einsum("j,kjl,l->k", phi_bar, cov, phi_bar))
+        mean_lo, mean_hi = mean_eff - _Z * se, mean_eff + _Z * se
     order = np.argsort(-mean_eff, kind="stable")
     measures = [{"service": model.services[j], "names": service_names(model.services[j]),
                  "effect": round(float(mean_eff[j]), 4), "effect_low": round(float(mean_lo[j]), 4),
@@ -307,11 +316,15 @@ def _describe_cluster(model: ClusterModel, leaf: int, bounds: dict[int, tuple[fl
 def fit_clusters(features: pd.DataFrame | Mapping[str, Any], effects: np.ndarray, p0: np.ndarray,
                  services: Sequence[str], *, effects_low: np.ndarray | None = None,
                  effects_high: np.ndarray | None = None, depth: int = 3, min_leaf_share: float = 0.04,
-                 min_gain: float = MIN_GAIN, seed: int = 0) -> ClusterModel:
+                 min_gain: float = MIN_GAIN, seed: int = 0,
+                 effect_design: tuple[np.ndarray, np.ndarray] | None = None) -> ClusterModel:
     """Fit the segmentation and describe every cluster (see the module docstring).
 
     ``effects`` (n, services) are the recommender's per-person effects (with optional pointwise
     bounds), ``p0`` the predictor's P(employed within 6 months) without a service.
+    ``effect_design = (phi, cov)``: when the effects are linear, ``effects[:, k] = phi @ beta_k``,
+    the (n, p) design and the (services, p, p) covariances of the ``beta_k``, for exact intervals
+    of each cluster's average effect.
     """
     x = encode_features(features)
     effects = np.asarray(effects, dtype=np.float64)
@@ -322,12 +335,17 @@ def fit_clusters(features: pd.DataFrame | Mapping[str, Any], effects: np.ndarray
     model = _model_from_tree(_tree(x, _target(effects, p0), depth, min_leaf, seed, min_gain), services)
     low = effects if effects_low is None else np.asarray(effects_low, dtype=np.float64)
     high = effects if effects_high is None else np.asarray(effects_high, dtype=np.float64)
+    if effect_design is not None:
+        n_phi, p = effect_design[0].shape
+        if n_phi != len(x) or effect_design[1].shape != (len(services), p, p):
+            raise ValueError("effect_design must be phi (n, p) and cov (services, p, p)")
     cluster = model.assign(x)
     paths = _paths(model)
     for leaf, k in sorted(model.leaf_cluster.items(), key=lambda kv: kv[1]):
         m = cluster == k
+        design = None if effect_design is None else (effect_design[0][m], effect_design[1])
         model.clusters.append(_describe_cluster(model, leaf, paths[leaf], x[m], effects[m], low[m], high[m], p0[m],
-                                                len(x)))
+                                                len(x), design))
     return model
 
 
