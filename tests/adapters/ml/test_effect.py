@@ -90,3 +90,15 @@ def test_refuses_tiny_groups() -> None:
     data = _toy(200, 3, "one-sided")
     small = AnalysisData(data.x, np.r_[np.ones(5, int), np.zeros(195, int)], data.outcome, "t", "y")
     assert "too few" in estimate_effect(small, "ate", FAST)["refused"]["reason"]
+
+
+def test_a_non_orthogonal_sensitivity_fallback_is_said_in_the_answer_not_warned(
+        planted: pd.DataFrame, recwarn: pytest.WarningsRecorder) -> None:
+    """DoubleML's 'nu2 is not positive' fallback (small, badly overlapping data) is reported in the
+    result's sensitivity section; no UserWarning reaches the terminal."""
+    small = planted[planted["service"].isin(["wage_subsidy", "none"])].head(900).reset_index(drop=True)
+    res = estimate_effect(service_data(small, "wage_subsidy"), "ate", EffectSettings(n_rep=1, n_folds=3,
+                                                                                      placebo=False))
+    sens = res["sensitivity"]
+    assert sens["orthogonal"] is False and "non-orthogonal" in sens["note"]   # this data triggers it
+    assert not [w for w in recwarn if "riesz representer" in str(w.message)]

@@ -114,11 +114,19 @@ def _fit_irm(x: pd.DataFrame, t: np.ndarray, y: np.ndarray, estimand: str, s: Ef
     np.random.seed(seed)  # DoubleML draws its sample splits from numpy's global generator
     dml = DoubleMLIRM(data, ml_g=ml_g, ml_m=ml_m, n_folds=s.n_folds, n_rep=n_rep,
                       score="ATTE" if estimand == "att" else "ATE")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True) as caught:
         # LightGBM warns about feature names when DoubleML hands it numpy arrays after a fit on them;
         # harmless (the columns are positional by construction).
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        # On small or badly overlapping data DoubleML cannot estimate a variance term of the
+        # sensitivity analysis and falls back to a non-orthogonal one: said in the answer (see
+        # _sensitivity), not as a stray warning on the terminal.
+        warnings.filterwarnings("always", message=".*riesz representer")
         dml.fit(store_predictions=True)
+    for w in caught:
+        if "riesz representer" not in str(w.message):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    dml.ennakoiva_sensitivity_fallback = any("riesz representer" in str(w.message) for w in caught)
     return dml
 
 
@@ -180,7 +188,10 @@ def _sensitivity(dml: DoubleMLIRM, cf: float) -> dict[str, Any]:
     dml.sensitivity_analysis(cf_y=cf, cf_d=cf, rho=1.0, level=0.95)
     sp = dml.sensitivity_params
     rv, rva = float(np.ravel(sp["rv"])[0]), float(np.ravel(sp["rva"])[0])
-    return {"cf_y": cf, "cf_d": cf,
+    fallback = bool(getattr(dml, "ennakoiva_sensitivity_fallback", False))
+    return {"cf_y": cf, "cf_d": cf, "orthogonal": not fallback,
+            **({"note": "the bounds use DoubleML's non-orthogonal fallback (a variance term of the Riesz "
+                        "representer was not positive on this data): read them as rough"} if fallback else {}),
             "theta_lower": float(np.ravel(sp["theta"]["lower"])[0]),
             "theta_upper": float(np.ravel(sp["theta"]["upper"])[0]),
             "ci_lower": float(np.ravel(sp["ci"]["lower"])[0]), "ci_upper": float(np.ravel(sp["ci"]["upper"])[0]),

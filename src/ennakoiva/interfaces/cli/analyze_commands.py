@@ -146,6 +146,8 @@ def effect_cmd(db: DbOpt = None, data: DataOpt = None, service: ServiceOpt = Non
                       f"({'pass' if res['placebo']['pass'] else 'FAIL'})")
     console.print(f"sensitivity: {res['sensitivity']['reading']}"
                   + (" — [bold yellow]fragile[/]" if res["sensitivity"]["fragile"] else ""))
+    if res["sensitivity"].get("note"):
+        console.print(f"  ({res['sensitivity']['note']})")
 
 
 @analyze_app.command("whatif")
