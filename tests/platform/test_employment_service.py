@@ -321,3 +321,25 @@ def test_async_registrations_share_batches_and_each_gets_its_own_answer(service:
     assert [r.person_id for r in results] == [r.person_id for r in regs]
     assert sum(sizes) == 30 and len(sizes) < 30          # coalesced
     assert service.store.count() == 30
+
+
+def test_an_impossible_estimate_is_capped_to_what_a_probability_allows_and_said_to_be(models: Path) -> None:
+    """A linear effect model can extrapolate past [-p0, 1 - p0] for a profile rare in the training
+    data; the suggestion caps the effect and its interval there, ranks by the capped value and says so."""
+    from datetime import UTC, datetime  # noqa: PLC0415 - only here
+
+    registry = ModelRegistry(models)
+    model = registry.load(registry.promoted() or "")
+    k = len(model.services)
+    eff = np.linspace(2.6, -0.9, k)            # +260 pp for the first service, -90 pp for the last
+    low, high = eff - 3.0, eff + 3.0
+    result = EmploymentService._result("r1", parse_registration(REGISTRATION), "v", model, datetime.now(UTC), 0.35,
+                                       eff, low, high, {}, 0, ["background"], [])
+    for s in result.suggestions:
+        assert -0.35 - 1e-9 <= s.effect_low <= s.effect <= s.effect_high <= 0.65 + 1e-9
+        assert 0.0 <= s.p_with <= 1.0
+    first, last = result.suggestions[0], result.suggestions[-1]
+    assert first.service == model.services[0] and first.capped and first.effect == pytest.approx(0.65)
+    assert first.p_with == 1.0 and "capped" in first.reasons["en"] and "rajattu" in first.reasons["fi"]
+    assert last.capped and last.effect == pytest.approx(-0.35)
+    assert not [s for s in result.suggestions[1:-1] if s.capped and -0.35 < s.effect < 0.65]

@@ -247,7 +247,8 @@ def _pp(x: float) -> str:
     return f"{x * 100:+.0f}"
 
 
-def _reason(service: str, effect: float, low: float, high: float, p0: float, driver: Texts | None) -> Texts:
+def _reason(service: str, effect: float, low: float, high: float, p0: float, driver: Texts | None,
+            capped: bool = False) -> Texts:
     pct0, pct1 = round(p0 * 100), round(min(max(p0 + effect, 0.0), 1.0) * 100)
     base: Texts = {
         "fi": (f"Arvioitu vaikutus työllistymiseen 6 kuukaudessa {_pp(effect)} %-yks. "
@@ -261,6 +262,13 @@ def _reason(service: str, effect: float, low: float, high: float, p0: float, dri
         base = {"fi": base["fi"] + " Vaikutus voi olla myös nolla.",
                 "sv": base["sv"] + " Effekten kan också vara noll.",
                 "en": base["en"] + " The effect may also be zero."}
+    if capped:
+        base = {"fi": base["fi"] + (" Aineistossa on vähän tällaisia asiakkaita: mallin arvio ylitti mahdollisen "
+                                    "ja on rajattu siihen, joten se on hyvin epävarma."),
+                "sv": base["sv"] + (" Det finns få sådana kunder i materialet: modellens uppskattning gick utöver det "
+                                    "möjliga och har begränsats, så den är mycket osäker."),
+                "en": base["en"] + (" Few customers like this are in the data: the model's estimate went beyond what "
+                                    "is possible and has been capped, so it is very uncertain.")}
     if driver:
         base = {lang: f"{base[lang]} {driver.get(lang, driver.get('en', ''))}".strip() for lang in base}  # type: ignore[misc]
     return base
@@ -383,16 +391,23 @@ class EmploymentService:
     def _result(registration_id: str, r: Registration, version: str, model: EmploymentModel, created: datetime,
                 p0: float, eff: np.ndarray, low: np.ndarray, high: np.ndarray, drivers: Mapping[str, Texts],
                 cluster_id: int, categories: list[str], notes: list[str]) -> RecommendationResult:
-        order = np.argsort(-np.asarray(eff), kind="stable")
+        # An effect on a probability can only move it within [0, 1]: a linear model's estimate outside
+        # [-p0, 1 - p0] (a profile rare in the training data) is capped there, and said to be.
+        p0 = min(max(p0, 0.0), 1.0)
+        raw = np.asarray(eff, dtype=np.float64)
+        feasible = np.clip(raw, -p0, 1.0 - p0)
+        order = np.argsort(-feasible, kind="stable")
         suggestions = []
         for rank, j in enumerate(order, start=1):
             service = model.services[int(j)]
-            e, lo, hi = float(eff[j]), float(low[j]), float(high[j])
+            e = float(feasible[j])
+            lo, hi = min(max(float(low[j]), -p0), 1.0 - p0), min(max(float(high[j]), -p0), 1.0 - p0)
+            capped = bool(raw[j] != feasible[j])
             suggestions.append(Suggestion(
                 rank=rank, service=service, names=service_names(service), effect=round(e, 4),
                 effect_low=round(lo, 4), effect_high=round(hi, 4), p_with=round(min(max(p0 + e, 0.0), 1.0), 4),
-                reasons=_reason(service, e, lo, hi, p0, drivers.get(service))))
-        p_without = round(min(max(p0, 0.0), 1.0), 4)
+                capped=capped, reasons=_reason(service, e, lo, hi, p0, drivers.get(service), capped)))
+        p_without = round(p0, 4)
         return RecommendationResult(
             registration_id=registration_id, person_id=r.person_id, created_at=created, language=r.language,
             model_version=version, suggestions=tuple(suggestions), p_without=p_without,

@@ -31,6 +31,9 @@ class Suggestion(BaseModel):
     effect_low: float
     effect_high: float
     p_with: float = Field(ge=0, le=1, description="Estimated P(employed within 6 months) with this service.")
+    capped: bool = Field(default=False, description=(
+        "The model's estimate fell outside what is possible for this person's probability (a profile rare in "
+        "the training data) and was capped to [-p_without, 1 - p_without]: very uncertain."))
     reasons: Texts = Field(description="Why, in plain language.")
 
     @property
