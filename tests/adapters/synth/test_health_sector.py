@@ -200,6 +200,27 @@ def test_treated_hypertensives_are_mostly_controlled(con: duckdb.DuckDBPyConnect
     assert 0.55 < controlled < 0.9
 
 
+def test_hypnotics_and_glucocorticoids_are_renewed_short_prescriptions_in_plausible_shares(
+        con: duckdb.DuckDBPyConnection) -> None:
+    """About one in ten residents aged 75+ renews a hypnotic or anxiolytic (N05BA, N05CD, N05CF) at
+    least twice a year; long-term oral glucocorticoids (H02AB) are renewed every few months, and about
+    half of their users get bone protection (M05BA, A12AX) — what the Meds75+ and osteoporosis
+    criteria look for."""
+    repeat_old = one(con, """
+        WITH users AS (SELECT person_id FROM prescription WHERE regexp_matches(atc_code, '^N05(BA|CD|CF)')
+                         AND start_date <= DATE '2026-11-01' AND end_date >= DATE '2025-11-01'
+                       GROUP BY 1 HAVING count(*) >= 2)
+        SELECT avg((person_id IN (SELECT person_id FROM users))::INT) FROM pop WHERE age >= 75""")
+    assert 0.04 < repeat_old < 0.16, repeat_old
+    supply = one(con, "SELECT median(end_date - start_date) FROM prescription WHERE regexp_matches(atc_code, '^H02AB')")
+    assert 40 <= supply <= 70, supply
+    protected = one(con, """
+        SELECT avg((person_id IN (SELECT person_id FROM prescription
+                                  WHERE regexp_matches(atc_code, '^(M05BA|A12AX)')))::INT)
+        FROM (SELECT DISTINCT person_id FROM prescription WHERE regexp_matches(atc_code, '^H02AB'))""")
+    assert 0.3 < protected < 0.7, protected
+
+
 # --- the care-gap truth, recomputed independently in SQL ----------------------------------------
 def _gap_sql(strict: bool = False) -> dict[str, str]:
     """Criterion -> SQL listing its persons. ``strict``: exclusive boundaries and 365-day years."""

@@ -101,7 +101,7 @@ def build_vocabs(hp: dict[str, Any]) -> tuple[Vocab, Vocab]:
         icd.add(code)
     tr = hp["treatment"]
     for key in ("htn_first", "htn_second", "htn_third", "statin", "t2d_addon", "anticoagulant", "antidepressant",
-                "alcohol_drug", "asthma_controller"):
+                "alcohol_drug", "asthma_controller", "hypnotic", "steroid", "bone_protection"):
         for code in tr[key]:
             atc.add(code)
     for code in _EXTRA_ATC:

@@ -3,7 +3,8 @@
 A course is a continuous treatment of one substance ([start, end], end = the last covered day). It
 is written as consecutive prescriptions of 3-6 purchases of ~90 days with short renewal gaps, and
 the last prescription of a course covers exactly to the course end, so "treatment ended on day X"
-is what the data show. Short courses follow acute contacts (antibiotics, NSAIDs ...).
+is what the data show. Short courses follow acute contacts (antibiotics, NSAIDs ...). Hypnotics and
+oral glucocorticoids are renewed as short prescriptions every few months (:func:`_long_term`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ennakoiva.adapters.synth.frame import NO_DATE
 from ennakoiva.adapters.synth.health_codes import Vocab, Windows, draw_mix, repeat_index, sort_order
 from ennakoiva.adapters.synth.health_conditions import AF_STATES, FAR, Patients
 from ennakoiva.adapters.synth.health_events import ACUTE, ORDINARY, Visits
+from ennakoiva.adapters.synth.sampling import interp_by_age
 
 __all__ = ["Prescriptions", "prescriptions"]
 
@@ -114,15 +116,64 @@ def prescriptions(p: Patients, v: Visits, hp: dict[str, Any], win: Windows, icd:
     a_s = v.day[rows]
     a_e = np.minimum(a_s + rule_days[v.code[rows]] - 1, p.hi[a_p])
 
-    pidx = np.concatenate([pidx, a_p])
-    atc_i = np.concatenate([atc_i, rule_atc[v.code[rows]]])
-    start = np.concatenate([start, a_s])
-    end = np.concatenate([end, a_e])
+    h_p, h_a, h_s, h_e = _long_term(p, tr, atc, rng)
+    pidx = np.concatenate([pidx, a_p, h_p])
+    atc_i = np.concatenate([atc_i, rule_atc[v.code[rows]], h_a])
+    start = np.concatenate([start, a_s, h_s])
+    end = np.concatenate([end, a_e, h_e])
     # keep end dates off the 12-month look-back boundary for residents on the extract date
     near = p.present[pidx] & (end >= win.w12 - 3) & (end <= win.w12 + 3)
     end = np.where(near, win.w12 + 4, end)
     order = sort_order(pidx, start)
     return Prescriptions(pidx=pidx[order], atc=atc_i[order], start=start[order], end=end[order])
+
+
+def _renewals(who: np.ndarray, first: np.ndarray, last: np.ndarray, codes: np.ndarray, hi: np.ndarray,
+              supply_days: int, interval: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Short prescriptions renewed every ``interval`` days from ``first`` to ``last`` (one substance per user).
+
+    Unlike a chronic course (one prescription of several 90-day purchases), each renewal is its own
+    prescription of ``supply_days``, as hypnotics and oral glucocorticoids are prescribed.
+    """
+    lo_i, hi_i = interval
+    count = (last - first) // ((lo_i + hi_i) // 2) + 1
+    owner, rank = repeat_index(count)
+    gaps = rng.integers(lo_i, hi_i + 1, len(owner))
+    gaps[rank == 0] = 0
+    cum = np.cumsum(gaps)
+    start = first[owner] + cum - cum[(np.cumsum(count) - count)[owner]]   # within-user running sum of gaps
+    end = np.minimum(start + supply_days - 1, hi[owner])
+    keep = start <= last[owner]
+    return who[owner][keep], codes[owner][keep], start[keep], end[keep]
+
+
+def _long_term(p: Patients, tr: dict[str, Any], atc: Vocab, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Repeat users of hypnotics and anxiolytics (older people) and of oral glucocorticoids, with the
+    bone protection about half of the latter get."""
+    span = np.maximum(p.hi - p.lo, 0)
+    parts = []
+    # hypnotics: from a day in the first 70 % of the data, a share stopping before its end
+    user = (p.hi >= p.lo) & (p.age_hi >= 40) & (rng.random(p.n) < interp_by_age(p.age_hi, tr["hypnotic_by_age"]))
+    who = np.flatnonzero(user)
+    first = p.lo[who] + np.floor(rng.random(len(who)) * 0.7 * span[who]).astype(np.int64)
+    last = np.where(rng.random(len(who)) < tr["hypnotic_stop_share"],
+                    first + np.floor(rng.random(len(who)) * (p.hi[who] - first)).astype(np.int64), p.hi[who])
+    parts.append(_renewals(who, first, last, draw_mix(rng, len(who), tr["hypnotic"], atc), p.hi[who],
+                           int(tr["hypnotic_supply_days"]), tuple(tr["hypnotic_interval_days"]), rng))
+    # oral glucocorticoids: a course of months to years
+    user = (p.hi >= p.lo) & (p.age_hi >= 18) & (rng.random(p.n) < interp_by_age(p.age_hi, tr["steroid_by_age"]))
+    who = np.flatnonzero(user)
+    first = p.lo[who] + np.floor(rng.random(len(who)) * span[who]).astype(np.int64)
+    lo_d, hi_d = tr["steroid_course_days"]
+    last = np.minimum(first + rng.integers(lo_d, hi_d + 1, len(who)), p.hi[who])
+    parts.append(_renewals(who, first, last, draw_mix(rng, len(who), tr["steroid"], atc), p.hi[who],
+                           int(tr["steroid_supply_days"]), tuple(tr["steroid_interval_days"]), rng))
+    protect = rng.random(len(who)) < tr["bone_protection_share"]
+    b_who = who[protect]
+    b_first = np.minimum(first[protect] + rng.integers(14, 90, len(b_who)), p.hi[b_who])
+    parts.append(_renewals(b_who, b_first, p.hi[b_who], draw_mix(rng, len(b_who), tr["bone_protection"], atc),
+                           p.hi[b_who], int(tr["bone_protection_supply_days"]), (80, 100), rng))
+    return tuple(np.concatenate([part[i] for part in parts]) for i in range(4))
 
 
 def _episodes(cp: np.ndarray, ca: np.ndarray, cs: np.ndarray, ce: np.ndarray, tr: dict[str, Any],
