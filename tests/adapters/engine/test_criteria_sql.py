@@ -19,8 +19,8 @@ from ennakoiva.domain.criteria.variants import criterion_variants
 CRITERIA = [c.compiled for c in load_criteria()]
 IDS = sorted(c.id for c in CRITERIA)
 # the criteria whose gaps and near misses the synthesiser plants (the truth file names them)
-PLANTED = ["af-no-anticoagulant", "bp-high-no-dx", "chd-no-statin", "egfr-low-no-ckd-dx", "htn-no-bp-followup",
-           "htn-uncontrolled", "htn-untreated", "t2d-hba1c-overdue-or-high"]
+PLANTED = ["af-no-anticoagulant", "bp-high-no-dx", "chd-no-statin", "egfr-low-no-ckd-dx", "hba1c-high-no-dm-dx",
+           "htn-no-bp-followup", "htn-uncontrolled", "htn-untreated", "t2d-hba1c-overdue-or-high"]
 
 
 @pytest.fixture(scope="module")

@@ -274,6 +274,14 @@ def _gap_sql(strict: bool = False) -> dict[str, str]:
                                   AND person_id IN (SELECT person_id FROM measurement
                                                     WHERE code = '33914-3' AND value < 60 AND measured_on <= {asof}
                                                     GROUP BY 1 HAVING max(measured_on) - min(measured_on) >= 90)""",
+        "hba1c-high-no-dm-dx": f"""SELECT person_id FROM pop WHERE age >= 18
+                                   AND person_id NOT IN ({dx.format('^E1[0-4]')})
+                                   AND person_id IN (SELECT person_id FROM measurement
+                                                     WHERE code IN ('4548-4', '59261-8') AND measured_on {ge} {m24}
+                                                       AND measured_on <= {asof}
+                                                       AND CASE code WHEN '4548-4' THEN (value - 2.15) * 10.929
+                                                                     ELSE value END >= 48
+                                                     GROUP BY 1 HAVING count(*) >= 2)""",
     }
 
 
@@ -310,11 +318,14 @@ DENOMINATORS = {
     "t2d-hba1c-overdue-or-high": "person_id IN (SELECT person_id FROM diagnosis WHERE icd10_code LIKE 'E11%')",
     "af-no-anticoagulant": "person_id IN (SELECT person_id FROM diagnosis WHERE icd10_code LIKE 'I48%') AND age >= 65",
     "egfr-low-no-ckd-dx": "age >= 65",
+    "hba1c-high-no-dm-dx": ("age >= 35 AND person_id NOT IN "
+                            "(SELECT person_id FROM diagnosis WHERE icd10_code LIKE 'E1%')"),
 }
 PLANTED_SHARE = {  # (low, high) planted share of the denominator above
     "htn-untreated": (0.04, 0.15), "htn-no-bp-followup": (0.02, 0.08), "htn-uncontrolled": (0.03, 0.10),
     "bp-high-no-dx": (0.002, 0.03), "chd-no-statin": (0.05, 0.2), "t2d-hba1c-overdue-or-high": (0.08, 0.25),
     "af-no-anticoagulant": (0.05, 0.25), "egfr-low-no-ckd-dx": (0.003, 0.04),
+    "hba1c-high-no-dm-dx": (0.0005, 0.01),
 }
 
 

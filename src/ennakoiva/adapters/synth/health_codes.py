@@ -57,7 +57,7 @@ UNITS = ("mm[Hg]", "%", "mmol/mol", "mmol/L", "mL/min/1.73m2", "kg/m2")
 UNIT_OF = np.array([0, 0, 1, 2, 3, 4, 5], dtype=np.int8)
 
 # ICD-10 and ATC codes the generator uses besides those named in params.yaml
-_EXTRA_ICD = ("Z01.3", "Z01.7", "F10.0")           # BP check, laboratory check, intoxication
+_EXTRA_ICD = ("Z01.3", "Z01.7", "F10.0", "Z13.1")  # BP check, laboratory check, intoxication, diabetes screening
 _EXTRA_ATC = ("A10BA02", "B01AC06", "R03AC02", "H03AA01")
 
 

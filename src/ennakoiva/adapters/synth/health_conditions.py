@@ -18,7 +18,7 @@ from ennakoiva.adapters.synth.health_codes import CONDITIONS, Vocab, Windows, ca
 from ennakoiva.adapters.synth.sampling import categorical, interp_by_age
 
 __all__ = [
-    "AF_STATES", "BP_STATES", "CKD_STATES", "HTN_STATES", "STATIN_STATES", "T2D_STATES", "Patients",
+    "AF_STATES", "BP_STATES", "CKD_STATES", "DM_STATES", "HTN_STATES", "STATIN_STATES", "T2D_STATES", "Patients",
     "draw_patients",
 ]
 
@@ -32,6 +32,7 @@ T2D_STATES = ("controlled", "poor", "overdue", "overdue_near", "borderline")
 AF_STATES = ("treated", "none", "stopped", "stopped_near")
 BP_STATES = ("none", "undiagnosed", "one_high_near", "borderline_near")
 CKD_STATES = ("none", "undiagnosed", "close_near")
+DM_STATES = ("none", "undiagnosed", "one_high_near")        # HbA1c without a diabetes diagnosis
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Patients:
     af_state: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     bp_state: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     ckd_state: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    dm_state: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     # treatment periods [start, end] (NO_DATE start: none)
     htn_tx: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     statin_tx: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
@@ -273,6 +275,16 @@ def _care_states(p: Patients, hp: dict[str, Any], win: Windows, rng: np.random.G
     ck[free & (u >= p_undx) & (u < p_undx + p_close)] = CKD_STATES.index("close_near")
     p.ckd_state = ck
 
+    # high HbA1c without a diabetes diagnosis
+    free = p.eligible & ~p.has["t2d"] & (p.age_asof >= 35)
+    p_undx = interp_by_age(p.age_asof, gaps["dm_undiagnosed_by_age"])
+    p_near = interp_by_age(p.age_asof, gaps["dm_near_by_age"])
+    u = rng.random(n)
+    dm = np.zeros(n, dtype=np.int8)
+    dm[free & (u < p_undx)] = DM_STATES.index("undiagnosed")
+    dm[free & (u >= p_undx) & (u < p_undx + p_near)] = DM_STATES.index("one_high_near")
+    p.dm_state = dm
+
 
 def _latent_levels(p: Patients, hp: dict[str, Any], rng: np.random.Generator) -> None:
     bp, gaps, ms = hp["blood_pressure"], hp["care_gaps"], hp["measurements"]
@@ -303,6 +315,8 @@ def _latent_levels(p: Patients, hp: dict[str, Any], rng: np.random.Generator) ->
     mu = np.where(np.isin(t2, [T2D_STATES.index("overdue_near"), T2D_STATES.index("borderline")]),
                   47 + 3 * rng.normal(0, 1, n), mu)
     p.hba1c_mu = np.where(p.has["t2d"], np.maximum(mu, 38), 36 + 2.5 * rng.normal(0, 1, n))
+    p.hba1c_mu = np.where(p.dm_state == DM_STATES.index("undiagnosed"), np.maximum(53 + 3 * rng.normal(0, 1, n), 50),
+                          p.hba1c_mu)
 
     off_l, on_l = ms["ldl_off"], ms["ldl_on"]
     p.ldl_off = np.maximum(off_l[0] + off_l[1] * rng.normal(0, 1, n), 1.2)

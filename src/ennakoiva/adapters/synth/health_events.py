@@ -35,6 +35,7 @@ from ennakoiva.adapters.synth.health_codes import (
 from ennakoiva.adapters.synth.health_conditions import (
     BP_STATES,
     CKD_STATES,
+    DM_STATES,
     FAR,
     T2D_STATES,
     Patients,
@@ -47,7 +48,7 @@ _YEAR = 365.25
 NURSE, DOCTOR, PHONE, EMERGENCY, INPATIENT = range(5)
 FORCED, CONTROL, DX, ORDINARY, ACUTE = range(5)            # visit kinds, in same-day sort priority
 # planted contacts: what they measure
-F_LAPSE_BP, F_HBA1C, F_BP_HIGH, F_BP_BELOW, F_BP_BORDER, F_EGFR_LOW, F_EGFR_CLOSE = range(1, 8)
+F_LAPSE_BP, F_HBA1C, F_BP_HIGH, F_BP_BELOW, F_BP_BORDER, F_EGFR_LOW, F_EGFR_CLOSE, F_DM_HIGH, F_DM_NORMAL = range(1, 10)
 _BP_RULES = (F_LAPSE_BP, F_BP_HIGH, F_BP_BELOW, F_BP_BORDER)
 
 
@@ -221,6 +222,16 @@ def _forced_visits(p: Patients, win: Windows, rng: np.random.Generator) -> list[
         d1 = uniform_days(rng, np.maximum(p.lo[who] + 10, lo), np.full(len(who), hi, np.int64))
         d2 = d1 + rng.integers(apart[0], apart[1], len(who))
         out.append((np.concatenate([who, who]), np.concatenate([d1, d2]), NURSE, FORCED, rule))
+
+    # HbA1c of people without a diabetes diagnosis: a high screening result and its repeat 2-13 weeks
+    # later, both within 24 months (high again for the undiagnosed, normal for the near misses)
+    dm = p.dm_state
+    who = np.flatnonzero(dm > 0)
+    d1 = uniform_days(rng, np.maximum(p.lo[who] + 10, win.w24 + 5), np.full(len(who), win.as_of - 100, np.int64))
+    d2 = d1 + rng.integers(14, 91, len(who))
+    repeat = np.where(dm[who] == DM_STATES.index("undiagnosed"), F_DM_HIGH, F_DM_NORMAL)
+    out.append((np.concatenate([who, who]), np.concatenate([d1, d2]), NURSE, FORCED,
+                np.concatenate([np.full(len(who), F_DM_HIGH), repeat])))
     return out
 
 
@@ -265,9 +276,10 @@ def _main_diagnosis(v: Visits, p: Patients, hp: dict[str, Any], icd: Vocab, rng:
     code[dx] = p.codes[v.pidx[dx], tag[dx]]
     forced = np.flatnonzero(kind == FORCED)
     rule = tag[forced]
-    by_rule = np.full(F_EGFR_CLOSE + 1, -1, np.int32)
+    by_rule = np.full(F_DM_NORMAL + 1, -1, np.int32)
     by_rule[[F_BP_HIGH, F_BP_BELOW, F_BP_BORDER]] = icd.index["Z01.3"]
     by_rule[[F_EGFR_LOW, F_EGFR_CLOSE]] = icd.index["Z01.7"]
+    by_rule[[F_DM_HIGH, F_DM_NORMAL]] = icd.index["Z13.1"]      # never a diabetes code: none is recorded
     fc = by_rule[rule]
     cond_of_rule = np.where(rule == F_LAPSE_BP, CONDITIONS.index("htn"), CONDITIONS.index("t2d"))
     code[forced] = np.where(fc >= 0, fc, p.codes[v.pidx[forced], cond_of_rule])
@@ -378,7 +390,7 @@ def _measure_probs(v: Visits, p: Patients, hp: dict[str, Any]) -> dict[str, np.n
     forced = np.flatnonzero(v.kind == FORCED)
     rule = v.tag[forced]
     prob["bp"][forced] = np.isin(rule, _BP_RULES)
-    prob["hba1c"][forced] = rule == F_HBA1C
+    prob["hba1c"][forced] = np.isin(rule, [F_HBA1C, F_DM_HIGH, F_DM_NORMAL])
     prob["egfr"][forced] = (rule == F_EGFR_LOW) | (rule == F_EGFR_CLOSE)
     return prob
 
@@ -513,6 +525,11 @@ def _hba1c(v: Visits, rows: np.ndarray, p: Patients, hp: dict[str, Any],
     val = np.where(new_dx, np.maximum(val, 49), val)
     near = (v.kind[rows] == FORCED) & (p.t2d_state[pidx] == T2D_STATES.index("overdue_near"))
     val = np.where(near, np.minimum(val, 50), val)
+    # people without a diabetes diagnosis: a high result (>= 50, clear of the 48 threshold also after
+    # conversion to % and back) or a normal repeat (<= 45)
+    forced = v.kind[rows] == FORCED
+    val = np.where(forced & (v.tag[rows] == F_DM_HIGH), np.maximum(val, rng.uniform(50, 56, len(rows))), val)
+    val = np.where(forced & (v.tag[rows] == F_DM_NORMAL), np.minimum(val, 45), val)
     ifcc = np.clip(np.round(val), 20, 150)
     pct = rng.random(len(rows)) < cc["hba1c_percent_share"]
     dcct = np.round(ifcc / 10.929 + 2.15, 1)

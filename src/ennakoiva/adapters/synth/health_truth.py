@@ -23,7 +23,9 @@ by all criteria, and what an evaluator must implement to reproduce the truth):
 * ``t2d-hba1c-overdue-or-high``: no HbA1c (4548-4 or 59261-8) within 12 months, or the latest day's
   result > 53 mmol/mol (% converted as (% - 2.15) * 10.929; several results on that day: the highest);
 * ``egfr-low-no-ckd-dx``: eGFR (33914-3, any setting, any date) < 60 on results whose first and last
-  dates are >= 90 days apart, and no N18 diagnosis.
+  dates are >= 90 days apart, and no N18 diagnosis;
+* ``hba1c-high-no-dm-dx``: at least 2 HbA1c results (any setting) within 24 months >= 48 mmol/mol (%
+  converted as above), and no E10-E14 diagnosis at all.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from ennakoiva.adapters.synth.health_conditions import (
     AF_STATES,
     BP_STATES,
     CKD_STATES,
+    DM_STATES,
     HTN_STATES,
     STATIN_STATES,
     T2D_STATES,
@@ -48,7 +51,7 @@ from ennakoiva.adapters.synth.health_rx import Prescriptions
 __all__ = ["CRITERIA", "NEAR_MISS_SCHEMA", "TRUTH_SCHEMA", "care_gap_truth"]
 
 CRITERIA = ("htn-untreated", "htn-no-bp-followup", "htn-uncontrolled", "bp-high-no-dx", "chd-no-statin",
-            "t2d-hba1c-overdue-or-high", "af-no-anticoagulant", "egfr-low-no-ckd-dx")
+            "t2d-hba1c-overdue-or-high", "af-no-anticoagulant", "egfr-low-no-ckd-dx", "hba1c-high-no-dm-dx")
 TRUTH_SCHEMA = pa.schema([
     pa.field("person_id", pa.int64(), nullable=False),
     pa.field("criterion_id", pa.string(), nullable=False),
@@ -134,6 +137,12 @@ def care_gap_truth(people: AreaPeople, p: Patients, d: Diagnoses, rx: Prescripti
     a1c_val = -_min_f(n, m.pidx, -mmol, a1c & (m.day == last_a1c[m.pidx]))
     has_a1c = last_a1c != _NEG
 
+    # HbA1c results >= 48 mmol/mol within 24 months (any setting), counted per result
+    a1c24 = ((m.loinc == HBA1C_IFCC) | (m.loinc == HBA1C_PCT)) & (m.day >= win.w24) & (m.day <= as_of)
+    high_a1c = np.zeros(n, dtype=np.int64)
+    np.add.at(high_a1c, m.pidx[a1c24 & (mmol >= 48)], 1)
+    dm_rows = dx_rows(("E10", "E11", "E12", "E13", "E14"))
+
     low = (m.loinc == EGFR) & (m.value < 60) & (m.day <= as_of)
     low_last = _max(n, m.pidx, m.day, low)
     low_first = -_max(n, m.pidx, -m.day, low)
@@ -147,6 +156,7 @@ def care_gap_truth(people: AreaPeople, p: Patients, d: Diagnoses, rx: Prescripti
         "t2d-hba1c-overdue-or-high": pop & _any(n, d.pidx, t2d_rows) & (~has_a1c | (a1c_val > 53)),
         "af-no-anticoagulant": pop65 & _any(n, d.pidx, af_rows) & ~on_oac,
         "egfr-low-no-ckd-dx": pop & ~_any(n, d.pidx, ckd_rows) & (low_last != _NEG) & (low_last - low_first >= 90),
+        "hba1c-high-no-dm-dx": pop & ~_any(n, d.pidx, dm_rows) & (high_a1c >= 2),
     }
     hs, ss, ts, afs = p.htn_state, p.statin_state, p.t2d_state, p.af_state
     planted = {
@@ -158,6 +168,7 @@ def care_gap_truth(people: AreaPeople, p: Patients, d: Diagnoses, rx: Prescripti
         "t2d-hba1c-overdue-or-high": np.isin(ts, [T2D_STATES.index("poor"), T2D_STATES.index("overdue")]),
         "af-no-anticoagulant": np.isin(afs, [AF_STATES.index("none"), AF_STATES.index("stopped")]),
         "egfr-low-no-ckd-dx": p.ckd_state == CKD_STATES.index("undiagnosed"),
+        "hba1c-high-no-dm-dx": p.dm_state == DM_STATES.index("undiagnosed"),
     }
     near = {
         "htn-untreated": [("htn_state", hs, HTN_STATES, "stopped_near")],
@@ -169,12 +180,14 @@ def care_gap_truth(people: AreaPeople, p: Patients, d: Diagnoses, rx: Prescripti
                                       ("t2d_state", ts, T2D_STATES, "borderline")],
         "af-no-anticoagulant": [("af_state", afs, AF_STATES, "stopped_near")],
         "egfr-low-no-ckd-dx": [("ckd_state", p.ckd_state, CKD_STATES, "close_near")],
+        "hba1c-high-no-dm-dx": [("dm_state", p.dm_state, DM_STATES, "one_high_near")],
     }
     archetype = {
         "htn-untreated": (hs, HTN_STATES), "htn-no-bp-followup": (hs, HTN_STATES),
         "htn-uncontrolled": (hs, HTN_STATES), "bp-high-no-dx": (p.bp_state, BP_STATES),
         "chd-no-statin": (ss, STATIN_STATES), "t2d-hba1c-overdue-or-high": (ts, T2D_STATES),
         "af-no-anticoagulant": (afs, AF_STATES), "egfr-low-no-ckd-dx": (p.ckd_state, CKD_STATES),
+        "hba1c-high-no-dm-dx": (p.dm_state, DM_STATES),
     }
     dx_of = {
         "htn-untreated": htn5, "htn-no-bp-followup": htn5, "htn-uncontrolled": htn5, "chd-no-statin": vasc_rows,
