@@ -38,6 +38,25 @@ def test_personal_policy_beats_one_size_fits_all(model: ServiceEffectModel, plan
     assert abs(sum(report["recommended_share"].values()) - 1) < 1e-9
 
 
+def test_the_policy_gain_is_estimated_out_of_sample_and_honestly(model: ServiceEffectModel,
+                                                                   planted: pd.DataFrame) -> None:
+    """The in-sample gain (everyone's highest estimate) is optimistic; the cross-fitted one covers the
+    true gain of the personalised policy and of the best single service, and says which is larger."""
+    report = model.policy_report(planted)
+    honest = report["cross_fitted"]
+    arms = ["none", *model.arms]
+    true = np.column_stack([np.zeros(len(planted))] + [planted[f"tau_{a}"].to_numpy() for a in model.arms])
+    chosen = np.array([arms.index(b) for b in model.best(planted)])
+    true_gain = float(true[np.arange(len(planted)), chosen].mean())
+    per = honest["personal"]
+    assert per["ci_low"] <= true_gain <= per["ci_high"], (per, true_gain)
+    assert report["personal_policy_gain"] > per["estimate"]           # the in-sample figure is optimistic
+    one = honest["one_size_fits_all"]
+    single_true = float(planted[f"tau_{one['service']}"].mean())
+    assert one["ci_low"] <= single_true <= one["ci_high"], (one, single_true)
+    assert honest["difference"]["ci_low"] > 0                          # personal beats one size, surely
+
+
 def test_effect_intervals_cover_the_planted_effects(model: ServiceEffectModel, planted: pd.DataFrame) -> None:
     eff = model.effects(planted)
     coverage = [np.mean((eff[a][1] <= planted[f"tau_{a}"]) & (planted[f"tau_{a}"] <= eff[a][2])) for a in model.arms]

@@ -232,6 +232,13 @@ def recommend_cmd(db: DbOpt = None, data: DataOpt = None,
     for r in res.get("recommendations", []):
         console.print(("  " if r["uncertain"] else "• ") + r["reason"])
     pol = res["policy"]
-    one = pol["one_size_fits_all"]
-    console.print(f"personalised policy: estimated gain {_pp(pol['personal_policy_gain'])}; one size fits all "
-                  f"({one['service']}): {_pp(one['estimated_gain'])}")
+    honest = pol.get("cross_fitted") or {}
+    if honest:
+        per, one = honest["personal"], honest["one_size_fits_all"]
+        console.print(f"personalised policy: gain {_pp(per['estimate'])} ({_pp(per['ci_low'])} to "
+                      f"{_pp(per['ci_high'])}); one size fits all ({one['service']}): {_pp(one['estimate'])} "
+                      f"({_pp(one['ci_low'])} to {_pp(one['ci_high'])}) — out of sample, cross-fitted")
+    else:   # a model saved before the cross-fitted value was kept
+        one = pol["one_size_fits_all"]
+        console.print(f"personalised policy: estimated gain {_pp(pol['personal_policy_gain'])} (in sample); one "
+                      f"size fits all ({one['service']}): {_pp(one['estimated_gain'])}")
