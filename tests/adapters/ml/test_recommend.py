@@ -57,6 +57,35 @@ def test_the_policy_gain_is_estimated_out_of_sample_and_honestly(model: ServiceE
     assert honest["difference"]["ci_low"] > 0                          # personal beats one size, surely
 
 
+def test_dml_effects_and_intervals_are_econmls_own(planted: pd.DataFrame) -> None:
+    """The per-arm blocks taken from LinearDML's joint covariance give exactly EconML's
+    ``effect_interval``, and its point estimates exactly ``effect``."""
+    import warnings  # noqa: PLC0415 - only here
+
+    from econml.dml import LinearDML  # noqa: PLC0415 - only here
+
+    from ennakoiva.adapters.ml.frame import CITY_COVARIATES, design_matrix  # noqa: PLC0415 - only here
+    from ennakoiva.adapters.ml.learners import classifier  # noqa: PLC0415 - only here
+    from ennakoiva.adapters.ml.recommend import profile_features  # noqa: PLC0415 - only here
+
+    frame = planted.head(6000)
+    model = fit_service_effects(frame, seed=3)
+    assert model.method == "dml"
+    x = profile_features(frame, "standard").to_numpy()
+    w = design_matrix(frame, [c for c in CITY_COVARIATES if c in frame.columns]).to_numpy()
+    dml = LinearDML(model_y=classifier(seed=4, threads=1), model_t=classifier(seed=3, threads=1),
+                    discrete_outcome=True, discrete_treatment=True, categories=["none", *model.arms], cv=3,
+                    random_state=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dml.fit(frame["employed_within_6m"].to_numpy(dtype=int), frame["service"].to_numpy(dtype=object), X=x, W=w)
+    ours = model.effects(frame.head(50))
+    for arm in model.arms:
+        lo, hi = dml.effect_interval(x[:50], T0="none", T1=arm, alpha=0.05)
+        assert np.allclose(ours[arm][0], np.ravel(dml.effect(x[:50], T0="none", T1=arm)), atol=1e-10)
+        assert np.allclose(ours[arm][1], np.ravel(lo), atol=1e-8) and np.allclose(ours[arm][2], np.ravel(hi), atol=1e-8)
+
+
 def test_effect_intervals_cover_the_planted_effects(model: ServiceEffectModel, planted: pd.DataFrame) -> None:
     eff = model.effects(planted)
     coverage = [np.mean((eff[a][1] <= planted[f"tau_{a}"]) & (planted[f"tau_{a}"] <= eff[a][2])) for a in model.arms]

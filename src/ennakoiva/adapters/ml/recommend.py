@@ -1,10 +1,21 @@
 """Rung 7, recommendation: which service would most raise *this* person's chance of employment.
 
-Method (a documented alternative to a causal forest): EconML's multi-arm **LinearDRLearner** — a
-doubly robust learner whose nuisance models (who gets which service; employment given background
-and service) are cross-fitted LightGBM models, and whose final stage is a linear model of the
-effect over **readable profile features** (CEFR level groups, education, the youth-guarantee and
-older-job-seeker age bands, the 12-month long-term-unemployment line, work history, sex). Why:
+Method (a documented alternative to a causal forest): EconML's multi-arm **LinearDML** — double
+machine learning (the R-learner: employment and the service received are both predicted from the
+background by cross-fitted LightGBM models, and the residuals of one are regressed on the residuals
+of the other) with a final stage linear in **readable profile features** (CEFR level groups,
+education, the youth-guarantee and older-job-seeker age bands, the 12-month long-term-unemployment
+line, work history). Beside it, EconML's **LinearDRLearner** (doubly robust scores) gives the
+cross-fitted value of the whole policy (:func:`_cross_fitted_policy`); ``method="dr"`` makes the
+per-person effects its too.
+
+Why DML for the per-person effects: the doubly robust scores divide by the probability of the
+service received, so a profile counsellors rarely give a service weighs heavily and its noise
+spreads through the linear final stage; the R-learner weighs people by how uncertain their
+assignment was instead. On the synthetic city (best service picked / share of the best gain):
+20 000 residents DR 64 % / 63 %, DML 63 % / 80 %; 100 000 (two seeds) DR 49–85 % / 83–93 %, DML
+61–97 % / 88–99 %; 300 000 (two seeds) DR 93 % / 96–99 %, DML 92–99 % / 98–100 %; 650 000 DR 98.2 % /
+99.5 %, DML 98.9 % / 99.8 %. Both are consistent when the effect is linear in the profile.
 
 - a counsellor can read it: every estimate is "average effect for people like this" plus the
   features that raise or lower it, which is what the explanation shows;
@@ -21,7 +32,7 @@ express (e.g. a service helping only young *and* weak-Finnish people) is average
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +40,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from econml.dml import LinearDML
 from econml.dr import LinearDRLearner
 from scipy import stats
 
@@ -141,6 +153,7 @@ class ServiceEffectModel:
     # the personalised and the one-size-fits-all policy's gain, cross-fitted on the training people
     # (:func:`_cross_fitted_policy`); empty for models saved before it was kept
     policy_value: dict[str, Any] = field(default_factory=dict)
+    method: str = "dr"                       # the learner of coef/cov: "dml" or "dr" (models saved before: dr)
     words: dict[str, str] = field(default_factory=lambda: dict(PROFILE_FEATURES + STANDARD_FEATURES))
 
     def _phi(self, profile: pd.DataFrame) -> np.ndarray:
@@ -221,8 +234,10 @@ class ServiceEffectModel:
 def fit_service_effects(frame: pd.DataFrame, *, service_col: str = "service", outcome: str = "employed_within_6m",
                         controls: Sequence[str] = CITY_COVARIATES, profile: str = "standard", cv: int = 3,
                         seed: int = 0, threads: int = 1, min_propensity: float = MIN_PROPENSITY,
-                        ) -> ServiceEffectModel:
+                        method: str = "dml") -> ServiceEffectModel:
     """Fit the multi-arm effect model on job seekers (one row per spell, ``service`` 'none' if none)."""
+    if method not in ("dml", "dr"):
+        raise ValueError(f"unknown method {method!r}: use dml or dr")
     arms = sorted(set(frame[service_col]) - {"none"})
     if not arms or "none" not in set(frame[service_col]):
         raise ValueError("need people with no service and with at least one service")
@@ -245,6 +260,16 @@ def fit_service_effects(frame: pd.DataFrame, *, service_col: str = "service", ou
     coef = np.stack([np.r_[m.intercept_.ravel(), m.coef_.ravel()] for m in finals])
     # EconML keeps the final stage's parameter covariance (intercept first) only in _param_var
     cov = np.stack([np.asarray(m._param_var).reshape(len(coef[0]), len(coef[0])) for m in finals])
+    phi = np.column_stack([np.ones(len(frame)), prof.to_numpy(dtype=float)])
+    # EconML keeps the cross-fitted doubly robust scores of every arm (value under "none" first)
+    dr = np.asarray(est._cached_values.nuisances[0]).reshape(len(frame), len(arms) + 1)
+    scores = dr[:, 1:] - dr[:, [0]]
+
+    def refit(train: np.ndarray) -> np.ndarray:      # the DR learner's final stage: OLS of the scores
+        return np.asarray(np.linalg.lstsq(phi[train], scores[train], rcond=None)[0])
+
+    if method == "dml":
+        coef, cov, refit = _dml_effects(prof.to_numpy(), w.to_numpy(), y, t, arms, cv, seed, threads)
     phi_bar = np.r_[1.0, prof.to_numpy().mean(axis=0)]
     average = {}
     for k, arm in enumerate(arms):
@@ -252,12 +277,43 @@ def fit_service_effects(frame: pd.DataFrame, *, service_col: str = "service", ou
         average[arm] = {"estimate": est_k, "ci_low": est_k - _Z * se_k, "ci_high": est_k + _Z * se_k}
     starts = frame.get("start_date")
     window = {} if starts is None else {"first_spell": str(starts.min()), "last_spell": str(starts.max())}
-    # EconML keeps the cross-fitted doubly robust scores of every arm (value under "none" first)
-    dr = np.asarray(est._cached_values.nuisances[0]).reshape(len(frame), len(arms) + 1)
-    phi = np.column_stack([np.ones(len(frame)), prof.to_numpy(dtype=float)])
-    policy = _cross_fitted_policy(phi, dr[:, 1:] - dr[:, [0]], arms, seed)
+    policy = _cross_fitted_policy(phi, scores, arms, seed, refit)
     return ServiceEffectModel(arms=arms, features=list(prof.columns), coef=coef, cov=cov, average=average,
-                              n_train=len(frame), data_window=window, profile=profile, policy_value=policy)
+                              n_train=len(frame), data_window=window, profile=profile, policy_value=policy,
+                              method=method)
+
+
+def _dml_effects(x: np.ndarray, w: np.ndarray, y: np.ndarray, t: np.ndarray, arms: Sequence[str], cv: int,
+                 seed: int, threads: int) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """(coef, cov, refit) of EconML's multi-arm LinearDML, in the same layout as the DR learner's.
+
+    Its final stage is one regression over all arms; the parameters come arm by arm, intercept
+    first, so each arm's covariance is a diagonal block of the joint one (a test checks the
+    intervals equal EconML's own ``effect_interval``). ``refit(train)`` redoes that final stage on
+    the cached residuals of the people in ``train`` only: (features, arms) coefficients, for the
+    cross-fitted policy value.
+    """
+    dml = LinearDML(model_y=classifier(seed=seed + 1, threads=threads), model_t=classifier(seed=seed, threads=threads),
+                    discrete_outcome=True, discrete_treatment=True, categories=["none", *arms], cv=cv,
+                    random_state=seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="A column-vector y was passed")
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        dml.fit(y, t, X=x, W=w, cache_values=True)
+    p = x.shape[1] + 1
+    coef = np.column_stack([np.ravel(dml.intercept_), np.asarray(dml.coef_).reshape(len(arms), p - 1)])
+    joint = np.asarray(dml.model_final_._param_var).reshape(len(arms) * p, len(arms) * p)
+    cov = np.stack([joint[k * p:(k + 1) * p, k * p:(k + 1) * p] for k in range(len(arms))])
+    y_res, t_res = (np.asarray(v) for v in dml._cached_values.nuisances[:2])
+    y_res, t_res = y_res.reshape(len(y)), t_res.reshape(len(y), len(arms))
+    phi = np.column_stack([np.ones(len(x)), x])
+    design = np.concatenate([t_res[:, [k]] * phi for k in range(len(arms))], axis=1)   # arm-major, as above
+
+    def refit(train: np.ndarray) -> np.ndarray:
+        beta = np.linalg.lstsq(design[train], y_res[train], rcond=None)[0]
+        return np.asarray(beta.reshape(len(arms), p).T)
+
+    return coef, cov, refit
 
 
 def _interval(scores: np.ndarray) -> dict[str, float]:
@@ -266,13 +322,13 @@ def _interval(scores: np.ndarray) -> dict[str, float]:
 
 
 def _cross_fitted_policy(phi: np.ndarray, scores: np.ndarray, arms: Sequence[str], seed: int,
-                         folds: int = 5) -> dict[str, Any]:
+                         refit: Callable[[np.ndarray], np.ndarray], folds: int = 5) -> dict[str, Any]:
     """The gain over no service of the personalised policy and of the best single service, out of sample.
 
     Why: the in-sample gain (the mean of everyone's highest estimate) is biased upwards — the largest
     of several noisy estimates is too large. Here the training people are split into folds; on each,
-    the final stage is refitted on the other folds' doubly robust scores (one least-squares fit per
-    arm, as the learner's own final stage), the policy chooses for the held-out people, and its value
+    the learner's final stage is refitted on the other folds (``refit``: least squares on their
+    cached residuals or scores), the policy chooses for the held-out people, and its value
     is the mean of their doubly robust scores for the chosen service (0 for "none") — an unbiased
     estimate with a normal interval (Athey & Wager 2021, policy evaluation with DR scores). The
     one-size-fits-all policy gives everyone the service with the highest mean score on the other
@@ -284,7 +340,7 @@ def _cross_fitted_policy(phi: np.ndarray, scores: np.ndarray, arms: Sequence[str
     picked: list[str] = []
     for f in range(folds):
         train, test = fold != f, fold == f
-        beta = np.linalg.lstsq(phi[train], scores[train], rcond=None)[0]          # (features, arms)
+        beta = refit(train)                                                        # (features, arms)
         choice = np.column_stack([np.zeros(int(test.sum())), phi[test] @ beta]).argmax(axis=1)
         held = np.column_stack([np.zeros(int(test.sum())), scores[test]])
         personal[test] = held[np.arange(len(held)), choice]
