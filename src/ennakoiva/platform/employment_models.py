@@ -111,18 +111,20 @@ class AnalyticsEstimator:
         # the recommender's ServiceEffectModel.effects, computed from one profile for effects and
         # drivers alike (profile_features is most of the cost on a few rows; a test keeps them equal)
         prof = profile_features(frame, m.profile)
-        phi = np.column_stack([np.ones(len(prof)), prof[m.features].to_numpy(dtype=float)])
+        phi, cov = self._design(prof)
         arms = [m.arms.index(s) for s in self.services]
         point = phi @ np.asarray(m.coef)[arms].T
-        se = np.sqrt(np.einsum("ij,kjl,il->ik", phi, np.asarray(m.cov)[arms], phi))
+        se = np.sqrt(np.einsum("ij,kjl,il->ik", phi, cov, phi))
         return Estimates(p0=self.p_without(frame), effect=point, low=point - _Z * se, high=point + _Z * se,
                          drivers=self.drivers(frame, prof))
 
     def design(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(phi, cov): the effects are ``phi @ beta_k``; cov (services, p, p) of the ``beta_k`` — for exact
         intervals of a group's average effect."""
+        return self._design(profile_features(frame, self.effects_model.profile))
+
+    def _design(self, prof: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         m = self.effects_model
-        prof = profile_features(frame, m.profile)
         phi = np.column_stack([np.ones(len(prof)), prof[m.features].to_numpy(dtype=float)])
         return phi, np.asarray(m.cov)[[m.arms.index(s) for s in self.services]]
 

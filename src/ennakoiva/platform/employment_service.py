@@ -395,17 +395,16 @@ class EmploymentService:
         # [-p0, 1 - p0] (a profile rare in the training data) is capped there, and said to be.
         p0 = min(max(p0, 0.0), 1.0)
         raw = np.asarray(eff, dtype=np.float64)
-        feasible = np.clip(raw, -p0, 1.0 - p0)
+        feasible, lows, highs = (np.clip(np.asarray(a, dtype=np.float64), -p0, 1.0 - p0) for a in (raw, low, high))
         order = np.argsort(-feasible, kind="stable")
         suggestions = []
         for rank, j in enumerate(order, start=1):
             service = model.services[int(j)]
-            e = float(feasible[j])
-            lo, hi = min(max(float(low[j]), -p0), 1.0 - p0), min(max(float(high[j]), -p0), 1.0 - p0)
+            e, lo, hi = float(feasible[j]), float(lows[j]), float(highs[j])
             capped = bool(raw[j] != feasible[j])
             suggestions.append(Suggestion(
                 rank=rank, service=service, names=service_names(service), effect=round(e, 4),
-                effect_low=round(lo, 4), effect_high=round(hi, 4), p_with=round(min(max(p0 + e, 0.0), 1.0), 4),
+                effect_low=round(lo, 4), effect_high=round(hi, 4), p_with=round(p0 + e, 4),
                 capped=capped, reasons=_reason(service, e, lo, hi, p0, drivers.get(service), capped)))
         p_without = round(p0, 4)
         return RecommendationResult(

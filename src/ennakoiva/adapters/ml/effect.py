@@ -123,10 +123,12 @@ def _fit_irm(x: pd.DataFrame, t: np.ndarray, y: np.ndarray, estimand: str, s: Ef
         # _sensitivity), not as a stray warning on the terminal.
         warnings.filterwarnings("always", message=".*riesz representer")
         dml.fit(store_predictions=True)
+    dml.ennakoiva_sensitivity_fallback = False
     for w in caught:
-        if "riesz representer" not in str(w.message):
+        if "riesz representer" in str(w.message):
+            dml.ennakoiva_sensitivity_fallback = True
+        else:       # every other warning goes on as it would have
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    dml.ennakoiva_sensitivity_fallback = any("riesz representer" in str(w.message) for w in caught)
     return dml
 
 

@@ -256,20 +256,20 @@ def fit_service_effects(frame: pd.DataFrame, *, service_col: str = "service", ou
         warnings.filterwarnings("ignore", message="A column-vector y was passed")
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         est.fit(y, t, X=prof.to_numpy(), W=w.to_numpy(), cache_values=True)
-    finals = est.fitted_models_final
-    coef = np.stack([np.r_[m.intercept_.ravel(), m.coef_.ravel()] for m in finals])
-    # EconML keeps the final stage's parameter covariance (intercept first) only in _param_var
-    cov = np.stack([np.asarray(m._param_var).reshape(len(coef[0]), len(coef[0])) for m in finals])
     phi = np.column_stack([np.ones(len(frame)), prof.to_numpy(dtype=float)])
     # EconML keeps the cross-fitted doubly robust scores of every arm (value under "none" first)
     dr = np.asarray(est._cached_values.nuisances[0]).reshape(len(frame), len(arms) + 1)
     scores = dr[:, 1:] - dr[:, [0]]
-
-    def refit(train: np.ndarray) -> np.ndarray:      # the DR learner's final stage: OLS of the scores
-        return np.asarray(np.linalg.lstsq(phi[train], scores[train], rcond=None)[0])
-
     if method == "dml":
         coef, cov, refit = _dml_effects(prof.to_numpy(), w.to_numpy(), y, t, arms, cv, seed, threads)
+    else:
+        finals = est.fitted_models_final
+        coef = np.stack([np.r_[m.intercept_.ravel(), m.coef_.ravel()] for m in finals])
+        # EconML keeps the final stage's parameter covariance (intercept first) only in _param_var
+        cov = np.stack([np.asarray(m._param_var).reshape(len(coef[0]), len(coef[0])) for m in finals])
+
+        def refit(train: np.ndarray) -> np.ndarray:      # the DR learner's final stage: OLS of the scores
+            return np.asarray(np.linalg.lstsq(phi[train], scores[train], rcond=None)[0])
     phi_bar = np.r_[1.0, prof.to_numpy().mean(axis=0)]
     average = {}
     for k, arm in enumerate(arms):
