@@ -220,16 +220,21 @@ def follow_up(
     _echo(data, json_out, "Follow-up after consent")
 
 
+def _timeouts(at: str | None, send: bool, store: str | None, json_out: bool, *, reminders: bool, title: str) -> None:
+    """Run the reminders or the expiry due at ``at``, optionally send what they queued, and report."""
+    with _messaging(store) as messaging:
+        data = asdict(run_timeouts(messaging, _moment(at), reminders=reminders, expiry=not reminders))
+        if send:
+            data["send"] = _send(messaging)
+    _echo(data, json_out, title)
+
+
 @campaign_app.command("remind")
 @clean_errors
 def remind(at: AtOption = None, send: Annotated[bool, typer.Option("--send/--no-send")] = True,
            store: StoreOption = None, json_out: JsonOption = False) -> None:
     """Queue the reminders due at ``--at`` (to guardians who have not answered) and send them."""
-    with _messaging(store) as messaging:
-        data = asdict(run_timeouts(messaging, _moment(at), reminders=True, expiry=False))
-        if send:
-            data["send"] = _send(messaging)
-    _echo(data, json_out, "Reminders")
+    _timeouts(at, send, store, json_out, reminders=True, title="Reminders")
 
 
 @campaign_app.command("expire")
@@ -237,11 +242,7 @@ def remind(at: AtOption = None, send: Annotated[bool, typer.Option("--send/--no-
 def expire(at: AtOption = None, send: Annotated[bool, typer.Option("--send/--no-send")] = True,
            store: StoreOption = None, json_out: JsonOption = False) -> None:
     """Expire the offers whose deadline passed by ``--at`` without an answer, and tell the families."""
-    with _messaging(store) as messaging:
-        data = asdict(run_timeouts(messaging, _moment(at), reminders=False, expiry=True))
-        if send:
-            data["send"] = _send(messaging)
-    _echo(data, json_out, "Expired offers")
+    _timeouts(at, send, store, json_out, reminders=False, title="Expired offers")
 
 
 @campaign_app.command("status")
